@@ -1,0 +1,166 @@
+"""Frames as they arrived from a camera, the set of all cameras at one slot, and pixel conversions."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+U8 = npt.NDArray[np.uint8]
+
+
+class PixelFormat(str, enum.Enum):
+    """How a frame's pixels are laid out; frames are stored as they arrived and converted when used."""
+
+    UYVY = "uyvy"  # 8-bit 4:2:2, shape (H, W, 2): U0 Y0 V0 Y1 …
+    BGRX = "bgrx"  # 8-bit 4:4:4 with a padding byte, shape (H, W, 4)
+    RGB = "rgb"  # 8-bit 4:4:4, shape (H, W, 3)
+    P216 = "p216"  # 16-bit 4:2:2 semi-planar (10-bit sources left-aligned), shape (2H, W) uint16
+
+    def shape(self, width: int, height: int) -> tuple[int, ...]:
+        return {
+            PixelFormat.UYVY: (height, width, 2),
+            PixelFormat.BGRX: (height, width, 4),
+            PixelFormat.RGB: (height, width, 3),
+            PixelFormat.P216: (2 * height, width),
+        }[self]
+
+    @property
+    def dtype(self) -> type[np.generic]:
+        return np.uint16 if self is PixelFormat.P216 else np.uint8
+
+    def nbytes(self, width: int, height: int) -> int:
+        return int(np.prod(self.shape(width, height))) * np.dtype(self.dtype).itemsize
+
+
+# ITU-R BT.709, limited ("video") range: the colour space of HD and of NDI's UYVY.
+_KR, _KB = 0.2126, 0.0722
+_KG = 1.0 - _KR - _KB
+_RGB_TO_YCBCR = np.array(
+    [
+        [_KR, _KG, _KB],
+        [-_KR / (2 * (1 - _KB)), -_KG / (2 * (1 - _KB)), 0.5],
+        [0.5, -_KG / (2 * (1 - _KR)), -_KB / (2 * (1 - _KR))],
+    ],
+    dtype=np.float32,
+)
+_YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR).astype(np.float32)
+
+
+def rgb_to_uyvy(rgb: U8) -> U8:
+    """Convert (H, W, 3) RGB to (H, W, 2) UYVY, BT.709 limited range, chroma averaged per pair."""
+    h, w, _ = rgb.shape
+    if w % 2:
+        raise ValueError(f"UYVY needs an even width, got {w}")
+    ycc = rgb.astype(np.float32) @ _RGB_TO_YCBCR.T / 255.0
+    y = 16.0 + 219.0 * ycc[..., 0]
+    cb = 128.0 + 224.0 * 0.5 * (ycc[:, 0::2, 1] + ycc[:, 1::2, 1])
+    cr = 128.0 + 224.0 * 0.5 * (ycc[:, 0::2, 2] + ycc[:, 1::2, 2])
+    out = np.empty((h, w, 2), dtype=np.uint8)
+    out[:, :, 1] = np.clip(y + 0.5, 0, 255)
+    out[:, 0::2, 0] = np.clip(cb + 0.5, 0, 255)
+    out[:, 1::2, 0] = np.clip(cr + 0.5, 0, 255)
+    return out
+
+
+def uyvy_to_rgb(uyvy: U8) -> U8:
+    """Convert (H, W, 2) UYVY (BT.709 limited range) to (H, W, 3) RGB."""
+    y = (uyvy[:, :, 1].astype(np.float32) - 16.0) / 219.0
+    cb = (uyvy[:, 0::2, 0].astype(np.float32) - 128.0) / 224.0
+    cr = (uyvy[:, 1::2, 0].astype(np.float32) - 128.0) / 224.0
+    cb = np.repeat(cb, 2, axis=1)
+    cr = np.repeat(cr, 2, axis=1)
+    ycc = np.stack([y, cb, cr], axis=-1)
+    rgb = ycc @ _YCBCR_TO_RGB.T
+    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def p216_to_rgb(p216: npt.NDArray[np.uint16]) -> U8:
+    """Convert (2H, W) P216 (16-bit Y plane then interleaved CbCr plane) to RGB."""
+    h = p216.shape[0] // 2
+    y = p216[:h].astype(np.float32) / 256.0
+    uv = p216[h:].astype(np.float32) / 256.0
+    packed = np.empty((h, p216.shape[1], 2), dtype=np.float32)
+    packed[:, :, 1] = y
+    packed[:, :, 0] = uv
+    return uyvy_to_rgb(np.clip(packed + 0.5, 0, 255).astype(np.uint8))
+
+
+@dataclass(slots=True)
+class Frame:
+    """One camera's picture for one slot, with its pixels exactly as the source delivered them."""
+
+    data: npt.NDArray[Any]
+    pixel_format: PixelFormat
+    camera: str
+    slot: int
+    tai_ns: int
+    timecode: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def height(self) -> int:
+        return int(self.data.shape[0] // 2 if self.pixel_format is PixelFormat.P216 else self.data.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.data.shape[1])
+
+    def to_rgb(self) -> U8:
+        """The picture as (H, W, 3) RGB uint8 (a view, not a copy, when it already is RGB)."""
+        if self.pixel_format is PixelFormat.RGB:
+            return self.data
+        if self.pixel_format is PixelFormat.UYVY:
+            return uyvy_to_rgb(self.data)
+        if self.pixel_format is PixelFormat.BGRX:
+            return np.ascontiguousarray(self.data[:, :, 2::-1])
+        return p216_to_rgb(self.data)
+
+    def to_uyvy(self) -> U8:
+        """The picture as (H, W, 2) UYVY, the format of NDI and SDI outputs."""
+        if self.pixel_format is PixelFormat.UYVY:
+            return self.data
+        return rgb_to_uyvy(self.to_rgb())
+
+    @classmethod
+    def from_rgb(
+        cls,
+        rgb: U8,
+        *,
+        camera: str,
+        slot: int,
+        tai_ns: int,
+        pixel_format: PixelFormat = PixelFormat.RGB,
+        timecode: str = "",
+    ) -> Frame:
+        """Wrap an RGB picture, converting it to ``pixel_format``."""
+        if pixel_format is PixelFormat.RGB:
+            data: npt.NDArray[Any] = rgb
+        elif pixel_format is PixelFormat.UYVY:
+            data = rgb_to_uyvy(rgb)
+        elif pixel_format is PixelFormat.BGRX:
+            data = np.concatenate([rgb[:, :, ::-1], np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
+        else:
+            raise ValueError(f"cannot build a {pixel_format.value} frame from RGB")
+        return cls(data, pixel_format, camera, slot, tai_ns, timecode)
+
+
+@dataclass(slots=True)
+class FrameSet:
+    """Every camera's frame for one slot: "all cameras at this instant" in one lookup."""
+
+    slot: int
+    frames: dict[str, Frame]
+
+    def __getitem__(self, camera: str) -> Frame:
+        return self.frames[camera]
+
+    def __contains__(self, camera: object) -> bool:
+        return camera in self.frames
+
+    @property
+    def cameras(self) -> list[str]:
+        return list(self.frames)

@@ -1,0 +1,1 @@
+"""Free-viewpoint geometry and rendering: cameras, rigs, pivots, moves and view synthesis."""

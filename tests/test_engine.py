@@ -1,0 +1,318 @@
+"""The engine on mem:// cameras and a fake clock: one frame per tick, speeds, marks, cues, live, commands."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from io_adapters import memory
+from plugin import commands as c
+from plugin.engine import Engine
+from plugin.errors import BufferTooLargeError
+from profiles import parse_profile
+from tests.engine_helpers import decode, frame_for, make_engine, profile_text, record
+
+BASE = 1_000_000
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    e = make_engine(tmp_path)
+    record(e, BASE, BASE + 150)
+    yield e
+    e.stop()
+
+
+def run(engine: Engine, ticks: int, start: int = BASE + 151) -> list[int]:
+    """Tick the engine and return the source slot each output frame showed."""
+    shown = []
+    for i in range(ticks):
+        engine.tick(start + i)
+        shown.append(engine.channel_frame("PGM1").meta["source_slot"])  # type: ignore[union-attr]
+    return shown
+
+
+def output(engine: Engine) -> list:  # type: ignore[type-arg]
+    return memory.hub("PGM1").recent()
+
+
+def test_one_frame_per_tick_with_output_stamps(engine: Engine) -> None:
+    for i in range(20):
+        engine.tick(BASE + 151 + i)
+    frames = output(engine)
+    assert [f.slot for f in frames] == list(range(BASE + 151, BASE + 171))
+    assert engine.channel_status("PGM1").frames_out == 20
+    assert all(f.timecode == engine.timecode_of(f.meta["source_slot"]) for f in frames)
+
+
+def test_live_follows_newest_slot(engine: Engine) -> None:
+    assert engine.channel_status("PGM1").state == "LIVE"
+    engine.tick(BASE + 151)
+    assert engine.channel_frame("PGM1").meta["source_slot"] == BASE + 150  # type: ignore[union-attr]
+    record(engine, BASE + 151, BASE + 155)
+    engine.tick(BASE + 152)
+    engine.tick(BASE + 153)
+    assert engine.channel_frame("PGM1").meta["source_slot"] == BASE + 155  # type: ignore[union-attr]
+
+
+def test_half_speed_shows_each_slot_twice(engine: Engine) -> None:
+    engine.submit(c.CueSlot("PGM1", BASE + 10))
+    engine.tick(BASE + 200)
+    engine.submit(c.Play("PGM1", speed=0.5))
+    shown = run(engine, 8, start=BASE + 201)
+    assert shown == [BASE + 10, BASE + 10, BASE + 11, BASE + 11, BASE + 12, BASE + 12, BASE + 13, BASE + 13]
+
+
+def test_quarter_and_double_speed(engine: Engine) -> None:
+    engine.submit(c.CueSlot("PGM1", BASE + 20))
+    engine.tick(BASE + 200)
+    engine.submit(c.SetSpeed("PGM1", 0.25))
+    assert run(engine, 8, BASE + 201) == [BASE + 20] * 4 + [BASE + 21] * 4
+    engine.submit(c.SetSpeed("PGM1", 2.0))
+    shown = run(engine, 3, BASE + 210)
+    assert shown[1] - shown[0] == 2 and shown[2] - shown[1] == 2
+    engine.submit(c.SetSpeed("PGM1", -1.0))
+    back = run(engine, 3, BASE + 220)
+    assert back[0] - back[1] == 1
+
+
+def test_stale_speed_command_is_replaced(engine: Engine) -> None:
+    engine.submit(c.CueSlot("PGM1", BASE + 50))
+    engine.tick(BASE + 200)
+    stale = engine.submit(c.SetSpeed("PGM1", 3.0))
+    fresh = engine.submit(c.SetSpeed("PGM1", 1.0))
+    engine.tick(BASE + 201)
+    assert not stale.result(1).ok and "superseded" in stale.result(1).message
+    assert fresh.result(1).ok and fresh.result(1).slot == BASE + 201
+    assert engine.channel_status("PGM1").speed == 1.0
+    # Non-transport commands are never dropped by a transport command.
+    a = engine.submit(c.MarkIn("PGM1"))
+    b = engine.submit(c.Stop("PGM1"))
+    engine.tick(BASE + 202)
+    assert a.result(1).ok and b.result(1).ok
+
+
+def test_out_is_exclusive_for_clips(engine: Engine) -> None:
+    engine.submit(c.CueSlot("PGM1", BASE + 30))
+    engine.tick(BASE + 200)
+    engine.submit(c.MarkIn("PGM1"))
+    engine.tick(BASE + 201)
+    engine.submit(c.MarkOut("PGM1", slot=BASE + 35))
+    engine.tick(BASE + 202)
+    res = engine.submit(c.SaveClip("PGM1", name="goal"))
+    engine.tick(BASE + 203)
+    saved = res.result(10)
+    assert saved.ok, saved.message
+    clip_id = saved.data["clip_id"]
+    assert clip_id == "111A/00"
+    engine.submit(c.CueClip("PGM1", clip_id))
+    engine.tick(BASE + 204)
+    assert engine.channel_status("PGM1").state == "CUED"
+    engine.submit(c.Play("PGM1", speed=1.0))
+    shown = run(engine, 9, BASE + 205)
+    assert shown == [BASE + 30, BASE + 31, BASE + 32, BASE + 33, BASE + 34, BASE + 34, BASE + 34, BASE + 34, BASE + 34]
+    assert engine.channel_status("PGM1").speed == 0.0
+    # The clip's frames come from the clip store, with the right camera pixels.
+    assert decode(engine.channel_frame("PGM1")) == (1, (BASE + 34) % 200)  # type: ignore[arg-type]
+
+
+def test_jog_and_cue_timecode_land_on_the_right_slots(engine: Engine) -> None:
+    label = engine.timecode_of(BASE + 40)
+    res = engine.submit(c.CueTimecode("PGM1", label))
+    engine.tick(BASE + 200)
+    assert res.result(1).ok, res.result(1).message
+    assert engine.channel_status("PGM1").slot == BASE + 40
+    engine.submit(c.Jog("PGM1", 3))
+    engine.tick(BASE + 201)
+    assert engine.channel_frame("PGM1").meta["source_slot"] == BASE + 43  # type: ignore[union-attr]
+    engine.submit(c.Jog("PGM1", -5))
+    engine.tick(BASE + 202)
+    assert engine.channel_frame("PGM1").meta["source_slot"] == BASE + 38  # type: ignore[union-attr]
+    assert engine.channel_status("PGM1").timecode == engine.timecode_of(BASE + 38)
+
+
+def test_cue_outside_the_train_is_refused_with_what_it_holds(engine: Engine) -> None:
+    far = engine.timecode_of(BASE + 5000)
+    res = engine.submit(c.CueTimecode("PGM1", far))
+    engine.tick(BASE + 200)
+    r = res.result(1)
+    assert not r.ok
+    assert f"timecode {far} is not in the record train of cam01 (it holds {engine.timecode_of(BASE)}" in r.message
+
+
+def test_select_camera_keeps_the_slot(engine: Engine) -> None:
+    engine.submit(c.CueSlot("PGM1", BASE + 60))
+    engine.tick(BASE + 200)
+    engine.submit(c.SelectCamera("PGM1", step=1))
+    engine.tick(BASE + 201)
+    assert decode(engine.channel_frame("PGM1")) == (2, (BASE + 60) % 200)  # type: ignore[arg-type]
+    engine.submit(c.SelectCamera("PGM1", step=-2))
+    engine.tick(BASE + 202)
+    assert engine.channel_status("PGM1").camera == "cam03"  # wraps around the rig
+    engine.submit(c.GoLive("PGM1", camera="2"))
+    engine.tick(BASE + 203)
+    st = engine.channel_status("PGM1")
+    assert (st.state, st.camera) == ("LIVE", "cam02")
+
+
+def test_lever_maps_through_the_curve(engine: Engine) -> None:
+    engine.submit(c.CueSlot("PGM1", BASE + 60))
+    engine.tick(BASE + 200)
+    for position, expected in ((0.0, 0.0), (1.0, 1.0)):
+        engine.submit(c.Lever("PGM1", position))
+        engine.tick(BASE + 201)
+        assert engine.channel_status("PGM1").speed == expected
+    engine.submit(c.Lever("PGM1", 0.5))
+    engine.tick(BASE + 202)
+    assert 0.1 < engine.channel_status("PGM1").speed < 0.5
+
+
+def test_gap_repeats_last_frame_and_counts(tmp_path: Path) -> None:
+    e = make_engine(tmp_path)
+    record(e, BASE, BASE + 10)
+    e.submit(c.CueSlot("PGM1", BASE + 8))
+    e.tick(BASE + 100)
+    e.submit(c.Play("PGM1"))
+    for i in range(6):  # plays 8, 9, 10, then the train ends → held at 10 (no repeats); now a gap:
+        e.tick(BASE + 101 + i)
+    assert e.channel_status("PGM1").repeated == 0
+    record(e, BASE + 14, BASE + 20)  # slots 11..13 never arrived on any camera
+    e.submit(c.CueSlot("PGM1", BASE + 10))
+    e.tick(BASE + 110)
+    e.submit(c.Play("PGM1"))
+    for i in range(6):
+        e.tick(BASE + 111 + i)
+    st = e.channel_status("PGM1")
+    assert st.repeated == 3 and st.frames_out == 14
+    assert e.recorder.trains["cam01"].gaps == 3
+    e.stop()
+
+
+class SlowRenderer:
+    """Renders by cutting to the nearest camera, slowly: it misses every deadline at first."""
+
+    mode = "slow"
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.calls = 0
+
+    def sources_for(self, view):  # type: ignore[no-untyped-def]
+        return [f"cam{round(view.s):02d}"]
+
+    def render(self, view, images, width, height):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        time.sleep(self.delay)
+        (img,) = images.values()
+        return img
+
+
+def test_slow_renderer_never_stalls_the_output(tmp_path: Path) -> None:
+    pytest.importorskip("plugin.freeview.path")
+    e = make_engine(tmp_path)
+    e.renderer = SlowRenderer(0.05)
+    record(e, BASE, BASE + 100)
+    e.submit(c.CueSlot("PGM1", BASE + 10))
+    e.tick(BASE + 200)
+    e.submit(c.SetView("PGM1", 2.0))
+    for i in range(10):
+        e.tick(BASE + 201 + i)  # ticks come far faster than 50 ms renders
+    st = e.channel_status("PGM1")
+    assert st.frames_out == 11  # one frame per tick, always
+    assert st.late >= 1 and st.repeated >= 1
+    time.sleep(0.3)
+    e.tick(BASE + 220)
+    assert decode(e.channel_frame("PGM1"))[0] == 2  # type: ignore[arg-type]  # the render arrived
+    e.stop()
+
+
+def test_memory_is_refused_up_front(tmp_path: Path) -> None:
+    text = profile_text(12, seconds=30).replace('width = 64', 'width = 1920').replace('height = 36', 'height = 1080')
+    with pytest.raises(BufferTooLargeError) as info:
+        Engine.from_profile(parse_profile(text), storage_root=tmp_path)
+    msg = str(info.value)
+    assert msg.startswith("buffer needs 74.6 GB for 12 cameras × 30 s of 1920×1080 UYVY at 50p; limit is 1.0 GB")
+    assert 'use codec = "jpeg"' in msg
+
+
+def test_jpeg_trains_hold_compressed_frames(tmp_path: Path) -> None:
+    profile = parse_profile(profile_text(2).replace("[storage]", '[storage]\n').replace(
+        'memory_limit = "1GB"', 'memory_limit = "1GB"\ncodec = "jpeg"'))
+    e = Engine.from_profile(profile, storage_root=tmp_path)
+    e.recorder.trains["cam01"].write(frame_for("cam01", BASE))
+    back = e.recorder.read("cam01", BASE)
+    assert back is not None and back.pixel_format.value == "rgb"
+    assert decode(back)[0] == 1
+    e.stop()
+
+
+def test_source_that_stops_and_returns_is_handled(tmp_path: Path) -> None:
+    e = make_engine(tmp_path, cameras=2)
+    e.start(ticker=False)
+    try:
+        def feed(first: int, last: int) -> None:
+            for slot in range(first, last + 1):
+                for cam in ("cam01", "cam02"):
+                    memory.feed(cam, frame_for(cam, slot))
+
+        feed(BASE, BASE + 9)
+        _wait(lambda: e.recorder.trains["cam01"].frames_in == 10)
+        feed(BASE + 30, BASE + 34)  # 20 slots missing on both cameras
+        _wait(lambda: e.recorder.trains["cam02"].frames_in == 15)
+        assert e.recorder.trains["cam01"].gaps == 20
+        assert e.recorder.trains["cam01"].gap_events[-1] == (BASE + 10, 20)
+        e.tick(BASE + 35)
+        assert e.channel_frame("PGM1").meta["source_slot"] == BASE + 34  # type: ignore[union-attr]
+        assert e.state.get("cameras.cam01.gaps") == 20
+    finally:
+        e.stop()
+
+
+def test_unknown_channel_and_camera_are_refused(engine: Engine) -> None:
+    assert not engine.submit(c.Play("PGM9")).result(1).ok
+    res = engine.submit(c.GoLive("PGM1", camera="cam99"))
+    engine.tick(BASE + 200)
+    assert "no camera 'cam99'" in res.result(1).message
+    assert engine.resolve_channel("1") == "PGM1" and engine.resolve_channel("pgm1") == "PGM1"
+
+
+def test_state_map_is_flat_and_notifies(engine: Engine) -> None:
+    seen: list[dict] = []  # type: ignore[type-arg]
+    token = engine.state.subscribe(seen.append)
+    engine.tick(BASE + 151)
+    snap = engine.state.snapshot()
+    assert snap["channels.PGM1.state"] == "LIVE"
+    assert snap["cameras.cam02.frames_in"] == 151
+    assert "reference.state" in snap
+    engine.submit(c.Stop("PGM1"))
+    engine.tick(BASE + 152)
+    assert any(ch.get("channels.PGM1.state") == "PLAYING" for ch in seen)
+    engine.state.unsubscribe(token)
+
+
+def test_playlist_plays_elements_in_order(engine: Engine) -> None:
+    ids = []
+    for first in (BASE + 10, BASE + 40):
+        engine.submit(c.MarkIn("PGM1", slot=first))
+        engine.submit(c.MarkOut("PGM1", slot=first + 3))
+        fut = engine.submit(c.SaveClip("PGM1"))
+        engine.tick(BASE + 200)
+        ids.append(fut.result(10).data["clip_id"])
+    pl = engine.clips.create_playlist("best", [(ids[0], 1.0), (ids[1], 1.0)])
+    engine.submit(c.PlayPlaylist("PGM1", pl.playlist_id))
+    shown = run(engine, 8, BASE + 201)
+    assert shown == [BASE + 10, BASE + 11, BASE + 12, BASE + 40, BASE + 41, BASE + 42, BASE + 42, BASE + 42]
+
+
+def _wait(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+_ = threading
