@@ -21,7 +21,7 @@ class Command:
     transport: ClassVar[bool] = False
 
     @property
-    def name(self) -> str:
+    def verb(self) -> str:
         """The command's verb as control surfaces and metrics name it (``play``, ``cue_timecode`` …)."""
         out: list[str] = []
         for ch in type(self).__name__:

@@ -279,7 +279,7 @@ class Engine:
                 self._pending = keep
             self._pending.append(cmd.PendingCommand(command, future))
         for p in superseded:
-            p.future.set_result(cmd.CommandResult(False, f"superseded by {command.name}"))
+            p.future.set_result(cmd.CommandResult(False, f"superseded by {command.verb}"))
             self.metrics["commands"]["superseded"] += 1
         return future
 
@@ -289,14 +289,14 @@ class Engine:
         try:
             return future.result(timeout=timeout)
         except TimeoutError:
-            return cmd.CommandResult(False, f"{command.name}: not applied within {timeout} s (is the engine running?)")
+            return cmd.CommandResult(False, f"{command.verb}: not applied within {timeout} s (is the engine running?)")
 
     def _apply_pending(self, slot: int) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
         now = time.monotonic_ns()
         for p in pending:
-            name = p.command.name
+            name = p.command.verb
             self.metrics["commands"][name] += 1
             try:
                 result = self._apply(p.command, slot)
@@ -391,7 +391,7 @@ class Engine:
             return _ok(f"pivot ({c.x:.2f}, {c.y:.2f}, {c.z:.2f})")
         if isinstance(c, cmd.PlayMove):
             return self._play_move(t, c)
-        raise CommandError(f"{c.name} is not a command this engine knows")
+        raise CommandError(f"{c.verb} is not a command this engine knows")
 
     def _select_camera(self, t: Transport, c: cmd.SelectCamera) -> cmd.CommandResult:
         cameras = t.segment.clip.cameras if t.segment.clip is not None else self.camera_names

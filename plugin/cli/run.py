@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("fvreplay.run")
 
 
 def add_parser(sub: Any) -> None:
@@ -12,19 +19,128 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--profile", default="demo", help="profile path or shipped name (default: demo)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--stats-json", type=Path, default=None, help="write frame statistics here at exit")
-    p.add_argument("--rest", default=None, metavar="HOST:PORT", help="serve REST + web page here")
+    p.add_argument("--rest", default=None, metavar="HOST:PORT", help="serve REST + web page here (overrides the profile)")
+    p.add_argument("--no-rest", action="store_true", help="do not serve the REST API even if the profile enables it")
     p.add_argument("--osc", type=int, default=None, metavar="PORT", help="serve OSC on this UDP port")
-    p.add_argument("--sony9pin", action="append", default=[], metavar="DEVICE", help="serve 9-pin on a serial port")
+    p.add_argument(
+        "--sony9pin", action="append", default=[], metavar="DEVICE[=CHANNEL]",
+        help="serve Sony 9-pin on a serial device (repeatable; default channel: the first)",
+    )
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def load(profile_ref: str) -> Any:
+    """Load a profile, turning the loader's problems into the engine's ProfileError."""
     from plugin.errors import ProfileError
     from profiles import ProfileLoadError, load_profile
 
     try:
-        profile = load_profile(args.profile)
+        return load_profile(profile_ref)
     except ProfileLoadError as exc:
         raise ProfileError("\n".join(exc.problems), exc.problems) from exc
-    print(f"fvreplay: profile {profile.name!r} ({profile.source_path}) loaded; the engine is not built yet")
+
+
+def build_engine(profile: Any) -> Any:
+    """The composition root: an engine with its rig and renderer when the cameras are calibrated."""
+    from plugin.engine import Engine
+    from plugin.errors import CalibrationError
+
+    rig = renderer = None
+    if all(c.calibration is not None for c in profile.enabled_cameras):
+        try:
+            from plugin.freeview import make_renderer
+            from plugin.freeview.rig import Rig
+
+            rig = Rig.from_profile(profile)
+            if profile.renderer.mode != "cut":
+                renderer = make_renderer(
+                    profile.renderer.mode, rig, device=profile.renderer.device, quality=profile.renderer.quality,
+                    near=profile.scene.depth_near, far=profile.scene.depth_far, ground_plane=profile.scene.ground_plane,
+                )
+        except (ImportError, CalibrationError) as exc:
+            log.warning("free-viewpoint rendering unavailable (%s); views cut to the nearest camera", exc)
+    return Engine.from_profile(profile, rig=rig, renderer=renderer)
+
+
+def control_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """What the command line asks of each control surface, by entry-point name."""
+    wanted: dict[str, dict[str, Any]] = {}
+    if args.rest:
+        wanted["rest"] = {"bind": args.rest}
+    if args.osc is not None:
+        wanted["osc"] = {"port": args.osc}
+    if args.sony9pin:
+        ports = []
+        for spec in args.sony9pin:
+            device, _, channel = spec.partition("=")
+            ports.append({"port": device, "channel": channel or None})
+        wanted["sony9pin"] = {"ports": ports}
+    return wanted
+
+
+def start_controls(engine: Any, profile: Any, args: argparse.Namespace) -> list[Any]:
+    """Start every control surface the profile enables or the command line asks for."""
+    from plugin import registry
+
+    overrides = control_overrides(args)
+    enabled = set(overrides)
+    if profile.control.rest.enabled and not args.no_rest:
+        enabled.add("rest")
+    if profile.control.osc.enabled:
+        enabled.add("osc")
+    if profile.control.sony9pin:
+        enabled.add("sony9pin")
+    if args.no_rest:
+        enabled.discard("rest")
+    surfaces = []
+    for name in sorted(enabled):
+        if name not in registry.names("controls"):
+            log.warning("control surface %r is enabled but not installed; skipped", name)
+            continue
+        surface = registry.load("controls", name).from_profile(engine, profile, overrides.get(name, {}))
+        surface.start()
+        surfaces.append(surface)
+    return surfaces
+
+
+def run(args: argparse.Namespace) -> int:
+    profile = load(args.profile)
+    print(f"fvreplay: {profile.name!r} from {profile.source_path}")
+    engine = build_engine(profile)
+    print(f"  format {engine.fmt}, reference {profile.reference}, record trains {engine.memory.description}")
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    surfaces: list[Any] = []
+    try:
+        engine.start()
+        for name, chan in engine.channels.items():
+            for sink in chan.sinks:
+                line = sink.describe() if hasattr(sink, "describe") else f"{name} → {sink.url}"
+                print(f"  output {line}")
+        for extra in getattr(engine, "extra_outputs", []):
+            print(f"  output {extra.describe()}")
+        surfaces = start_controls(engine, profile, args)
+        for surface in surfaces:
+            for line in surface.describe():
+                print(f"  {line}")
+        renderer = engine.renderer.mode if engine.renderer is not None else "cut"
+        print(f"  cameras: {', '.join(engine.camera_names)}; views rendered by {renderer!r}")
+        print("serving; Ctrl-C to stop", flush=True)
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while not stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            stop.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for surface in surfaces:
+            surface.stop()
+        stats = engine.stats()
+        engine.stop()
+        signal.signal(signal.SIGTERM, previous)
+    if args.stats_json:
+        args.stats_json.write_text(json.dumps(stats, indent=2, default=str))
+    out = stats["channels"]
+    print("stopped: " + ", ".join(f"{n}: {c['frames_out']} frames, {c['repeated']} repeated" for n, c in out.items()))
     return 0
