@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -47,7 +48,14 @@ _RGB_TO_YCBCR = np.array(
     ],
     dtype=np.float32,
 )
-_YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR).astype(np.float32)
+
+# Affine forms for cv2.transform (SIMD, float32): RGB 0..255 → [Y', Cb', Cr'] code values, and back.
+_ENC = np.zeros((3, 4), np.float32)
+_ENC[:, :3] = _RGB_TO_YCBCR * (np.array([219.0, 224.0, 224.0], np.float32)[:, None] / 255.0)
+_ENC[:, 3] = (16.0, 128.0, 128.0)
+_DEC = np.zeros((3, 4), np.float32)
+_DEC[:, :3] = np.linalg.inv(_ENC[:, :3].astype(np.float64)).astype(np.float32)
+_DEC[:, 3] = -_DEC[:, :3] @ _ENC[:, 3]
 
 
 def rgb_to_uyvy(rgb: U8) -> U8:
@@ -55,27 +63,27 @@ def rgb_to_uyvy(rgb: U8) -> U8:
     h, w, _ = rgb.shape
     if w % 2:
         raise ValueError(f"UYVY needs an even width, got {w}")
-    ycc = rgb.astype(np.float32) @ _RGB_TO_YCBCR.T / 255.0
-    y = 16.0 + 219.0 * ycc[..., 0]
-    cb = 128.0 + 224.0 * 0.5 * (ycc[:, 0::2, 1] + ycc[:, 1::2, 1])
-    cr = 128.0 + 224.0 * 0.5 * (ycc[:, 0::2, 2] + ycc[:, 1::2, 2])
+    # cv2.transform on 8-bit pictures computes in float and saturates/rounds back to 8 bits.
+    ycc = cv2.transform(np.ascontiguousarray(rgb, dtype=np.uint8), _ENC)
     out = np.empty((h, w, 2), dtype=np.uint8)
-    out[:, :, 1] = np.clip(y + 0.5, 0, 255)
-    out[:, 0::2, 0] = np.clip(cb + 0.5, 0, 255)
-    out[:, 1::2, 0] = np.clip(cr + 0.5, 0, 255)
+    out[:, :, 1] = ycc[:, :, 0]
+    pair = ycc[:, 0::2, 1:].astype(np.uint16) + ycc[:, 1::2, 1:]
+    chroma = ((pair + 1) >> 1).astype(np.uint8)
+    out[:, 0::2, 0] = chroma[:, :, 0]
+    out[:, 1::2, 0] = chroma[:, :, 1]
     return out
 
 
 def uyvy_to_rgb(uyvy: U8) -> U8:
-    """Convert (H, W, 2) UYVY (BT.709 limited range) to (H, W, 3) RGB."""
-    y = (uyvy[:, :, 1].astype(np.float32) - 16.0) / 219.0
-    cb = (uyvy[:, 0::2, 0].astype(np.float32) - 128.0) / 224.0
-    cr = (uyvy[:, 1::2, 0].astype(np.float32) - 128.0) / 224.0
-    cb = np.repeat(cb, 2, axis=1)
-    cr = np.repeat(cr, 2, axis=1)
-    ycc = np.stack([y, cb, cr], axis=-1)
-    rgb = ycc @ _YCBCR_TO_RGB.T
-    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """Convert (H, W, 2) UYVY (BT.709 limited range) to (H, W, 3) RGB (chroma repeated per pair)."""
+    h, w, _ = uyvy.shape
+    ycc = np.empty((h, w, 3), np.uint8)
+    ycc[:, :, 0] = uyvy[:, :, 1]
+    ycc[:, 0::2, 1] = uyvy[:, 0::2, 0]
+    ycc[:, 1::2, 1] = uyvy[:, 0::2, 0]
+    ycc[:, 0::2, 2] = uyvy[:, 1::2, 0]
+    ycc[:, 1::2, 2] = uyvy[:, 1::2, 0]
+    return np.asarray(cv2.transform(ycc, _DEC), dtype=np.uint8)
 
 
 def p216_to_rgb(p216: npt.NDArray[np.uint16]) -> U8:
