@@ -31,10 +31,10 @@ def bench(options: dict[str, object]) -> dict[str, object]:
     The rates run one after the other, each for the full duration, with a callback that does
     nothing, so the numbers are the wake-up precision of clock + ticker alone: jitter is the
     wake time minus the slot boundary, in µs. Waits use
-    :func:`timing.clocks.precise_sleep_until` (sleep to 1 ms before, then yield-spin), which
+    :func:`timing.clocks.precise_sleep_until` (sleep to 1 ms before, then spin), which
     costs up to ~1 ms of one core per frame. Returns::
 
-        {"50": {"p50", "p99", "max", "missed", "ticks"}, "59.94": {...}, "ptp": PtpClock().state()}
+        {"50": {"p50_us", "p99_us", "max_us", "missed", "ticks"}, "59.94": {...}, "ptp": PtpClock().state()}
 
     Prints nothing; the CLI formats.
     """
@@ -47,9 +47,9 @@ def bench(options: dict[str, object]) -> dict[str, object]:
         ticker.run(ticks)
         stats = ticker.stats()
         result[name] = {
-            "p50": stats["jitter_p50_us"],
-            "p99": stats["jitter_p99_us"],
-            "max": stats["jitter_max_us"],
+            "p50_us": stats["jitter_p50_us"],
+            "p99_us": stats["jitter_p99_us"],
+            "max_us": stats["jitter_max_us"],
             "missed": stats["missed"],
             "ticks": stats["ticks"],
         }

@@ -8,7 +8,6 @@ profile's ``reference`` string.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import threading
@@ -43,8 +42,8 @@ _NS = 1_000_000_000
 DEFAULT_MANUAL_START_NS = (1_767_225_600 + 37) * _NS
 
 # How close to a deadline a sleeper stops trusting time.sleep and spins instead. Linux wakes a
-# sleeping thread up to ~100 µs late (timer slack, scheduling), more on a loaded box; 1 ms of
-# margin keeps wake-ups under ~50 µs late for the price of ~1 ms of spinning per frame.
+# sleeping thread 50–100 µs late (timer slack, scheduling), several ms on a loaded box; 1 ms of
+# margin keeps wake-ups within tens of µs for the price of ~1 ms of spinning per frame.
 SPIN_NS = 1_000_000
 
 
@@ -68,25 +67,24 @@ class ReferenceClock(Protocol):
 
 
 def precise_sleep_until(now_ns: Callable[[], int], tai_ns: int, spin_ns: int = SPIN_NS) -> None:
-    """Block until ``now_ns() >= tai_ns``: time.sleep to ``spin_ns`` before, then yield-spin.
+    """Block until ``now_ns() >= tai_ns``: time.sleep to ``spin_ns`` before, then spin.
 
-    The sleep leg costs no CPU; the spin leg calls ``os.sched_yield()`` in a loop, which keeps
-    one core busy for up to ``spin_ns`` per wait (≈5 % of a core at 50 fps with 1 ms) but lets
-    any other runnable thread or process go first, and releases the GIL. The deadline is
-    re-read from ``now_ns`` every round, so a clock that is slewed or stepped while we sleep is
-    still honoured; nothing accumulates from one wait to the next.
+    The sleep leg costs no CPU. The spin leg re-reads the clock in a tight loop (a vDSO call, no
+    syscall), which costs one core and holds the GIL for up to ``spin_ns`` per wait: about 5 %
+    of a core at 50 fps with the default 1 ms, and other Python threads wait up to that long.
+    Yielding instead was measured worse on a loaded 2-core machine: ``os.sched_yield()`` hands
+    the core to another process for up to a time slice (p99 wake-up 3–5 ms late), and
+    ``time.sleep(0)`` is a real sleep of the kernel's ~50 µs timer slack (p50 35 µs late);
+    spinning gave p50 < 1 µs and p99 < 30 µs. Pass a smaller ``spin_ns`` to trade precision for
+    CPU. The deadline is re-read from ``now_ns`` every round, so a clock that is slewed or
+    stepped while we sleep is still honoured, and nothing accumulates from one wait to the next.
     """
-    yield_ = getattr(os, "sched_yield", None)
     while True:
         remaining = tai_ns - now_ns()
         if remaining <= 0:
             return
         if remaining > spin_ns:
             time.sleep((remaining - spin_ns) / _NS)
-        elif yield_ is not None:
-            yield_()
-        else:
-            time.sleep(0)
 
 
 def _kernel_tai_offset_s() -> int | None:
@@ -127,8 +125,17 @@ class PmcStatus:
 
 
 # A port state better than another, for a boundary clock with several ports.
-_PORT_RANK = {"SLAVE": 0, "UNCALIBRATED": 1, "PRE_MASTER": 2, "MASTER": 3, "PASSIVE": 4,
-              "LISTENING": 5, "INITIALIZING": 6, "DISABLED": 7, "FAULTY": 8}
+_PORT_RANK = {
+    "SLAVE": 0,
+    "UNCALIBRATED": 1,
+    "PRE_MASTER": 2,
+    "MASTER": 3,
+    "PASSIVE": 4,
+    "LISTENING": 5,
+    "INITIALIZING": 6,
+    "DISABLED": 7,
+    "FAULTY": 8,
+}
 
 
 def parse_pmc(text: str) -> PmcStatus:
@@ -205,6 +212,10 @@ class PtpClock:
     * HOLDOVER: not locked now, but it was within the last ``holdover_s`` (lost master, offset
       out of bounds): time runs on the last discipline;
     * FREERUN: anything else, with the reason (no pmc, no ptp4l, kernel TAI offset wrong …).
+
+    A ``state()`` that is due for a check runs pmc and may take up to ``pmc_timeout_s``: call it
+    from a status or monitoring thread, not from the ticker's callback. ``now_ns()`` never waits
+    for pmc.
     """
 
     kind = "ptp"
@@ -219,9 +230,12 @@ class PtpClock:
         pmc_timeout_s: float = 0.5,
         query: Callable[[], str] | None = None,
         tai_offset_s: Callable[[], int | None] = _kernel_tai_offset_s,
+        spin_ns: int = SPIN_NS,
     ) -> None:
         """``query`` replaces running pmc (it returns pmc's text or raises TimingError) and
-        ``tai_offset_s`` replaces reading the kernel's offset: both for tests."""
+        ``tai_offset_s`` replaces reading the kernel's offset: both for tests. ``spin_ns`` is
+        how long before a deadline ``sleep_until`` spins (see :func:`precise_sleep_until`)."""
+        self._spin_ns = spin_ns
         self._check_interval_ns = int(check_interval_s * _NS)
         self._holdover_ns = int(holdover_s * _NS)
         self._lock_threshold_ns = lock_threshold_ns
@@ -247,10 +261,7 @@ class PtpClock:
         self._tai_checked_ns = time.monotonic_ns()
         if seen is None:
             self._tai_ok = False
-            self._tai_reason = (
-                "this system has no CLOCK_TAI (Linux only); using CLOCK_REALTIME + "
-                f"{expected} s"
-            )
+            self._tai_reason = f"this system has no CLOCK_TAI (Linux only); using CLOCK_REALTIME + {expected} s"
         elif seen == expected:
             self._tai_ok = True
             self._tai_reason = ""
@@ -280,13 +291,16 @@ class PtpClock:
         return utc + leap_seconds(utc) * _NS
 
     def sleep_until(self, tai_ns: int) -> None:
-        precise_sleep_until(self.now_ns, tai_ns)
+        precise_sleep_until(self.now_ns, tai_ns, self._spin_ns)
 
     def refresh(self) -> dict[str, object]:
         """Check now (kernel TAI offset and pmc), whatever the interval; returns the state."""
         with self._lock:
             self._check_tai_offset()
-            self._state = self._evaluate()
+        # pmc runs outside the lock: now_ns() on the genlock thread must never wait for it.
+        status, problem = self._ask_ptp4l()
+        with self._lock:
+            self._state = self._evaluate(status, problem)
             self._state_checked_ns = time.monotonic_ns()
             return dict(self._state)
 
@@ -297,24 +311,22 @@ class PtpClock:
         with self._lock:
             return dict(self._state)
 
-    def _evaluate(self) -> dict[str, object]:
-        status: PmcStatus | None = None
-        problem = ""
-        if self._query is not None:
-            try:
-                status = parse_pmc(self._query())
-            except TimingError as exc:
-                problem = str(exc)
-        elif self._pmc is None:
-            problem = (
+    def _ask_ptp4l(self) -> tuple[PmcStatus | None, str]:
+        """ptp4l's answer through pmc, or why there is none."""
+        if self._query is None and self._pmc is None:
+            return None, (
                 "linuxptp's pmc is not on PATH, so ptp4l's lock cannot be checked (install "
-                "linuxptp and run ptp4l + phc2sys, or choose reference = \"internal\")"
+                'linuxptp and run ptp4l + phc2sys, or choose reference = "internal")'
             )
-        else:
-            try:
-                status = parse_pmc(_run_pmc(self._pmc, self._pmc_timeout_s))
-            except TimingError as exc:
-                problem = str(exc)
+        try:
+            if self._query is not None:
+                return parse_pmc(self._query()), ""
+            return parse_pmc(_run_pmc(self._pmc or "pmc", self._pmc_timeout_s)), ""
+        except TimingError as exc:
+            return None, str(exc)
+
+    def _evaluate(self, status: PmcStatus | None, problem: str) -> dict[str, object]:
+        """The state from the kernel check and ptp4l's answer (caller holds the lock)."""
         now = time.monotonic_ns()
         locked = False
         if status is not None:
@@ -326,9 +338,7 @@ class PtpClock:
             elif offset is None:
                 problem = "pmc gave no master_offset (TIME_STATUS_NP missing)"
             elif abs(offset) > self._lock_threshold_ns:
-                problem = (
-                    f"offset from master {offset} ns is beyond ±{self._lock_threshold_ns} ns"
-                )
+                problem = f"offset from master {offset} ns is beyond ±{self._lock_threshold_ns} ns"
             else:
                 locked = True
         if locked and not self._tai_ok:
@@ -371,7 +381,9 @@ class InternalClock:
 
     kind = "internal"
 
-    def __init__(self) -> None:
+    def __init__(self, *, spin_ns: int = SPIN_NS) -> None:
+        """``spin_ns``: how long before a deadline ``sleep_until`` spins (see precise_sleep_until)."""
+        self._spin_ns = spin_ns
         mono_before = time.monotonic_ns()
         tai, source = _system_tai_ns()
         mono_after = time.monotonic_ns()
@@ -383,7 +395,7 @@ class InternalClock:
         return self._anchor_tai + (time.monotonic_ns() - self._anchor_mono)
 
     def sleep_until(self, tai_ns: int) -> None:
-        precise_sleep_until(self.now_ns, tai_ns)
+        precise_sleep_until(self.now_ns, tai_ns, self._spin_ns)
 
     def state(self) -> dict[str, object]:
         return {
@@ -403,14 +415,15 @@ class InputLockedClock:
 
     Feed it with :meth:`observe` for each frame (the frame's TAI stamp and the local reference
     time it arrived). A least-squares line over the last ``window`` observations maps local time
-    to camera time; its slope is the drift (ppm) and its value now minus local time is the
-    offset. Exact integer sums keep it O(1) per frame and free of float cancellation.
+    to camera time; its slope is the drift (ppm, relative to the local reference) and its value
+    now minus local time is the offset. Exact integer sums keep it O(1) per frame and free of
+    float cancellation.
 
     States: FREERUN before ``lock_after`` consistent observations (now_ns() is then the local
-    reference), LOCKED after, HOLDOVER once no observation has come for ``holdover_after_ns``
-    (now_ns() extrapolates the last fit). An observation further than ``tolerance_ns`` from the
-    fit (the camera's timeline jumped; arrival jitter must stay below it) restarts learning
-    from it.
+    reference until the first frame, then the fit so far), LOCKED after, HOLDOVER once a locked
+    camera has sent nothing for ``holdover_after_ns`` (now_ns() extrapolates the last fit). An
+    observation further than ``tolerance_ns`` from the fit (the camera's timeline jumped;
+    arrival jitter must stay below it) restarts learning from it.
     """
 
     kind = "input"
@@ -426,9 +439,7 @@ class InputLockedClock:
         holdover_after_ns: int = _NS,
     ) -> None:
         if window < 2 or lock_after < 2:
-            raise TimingError(
-                f"InputLockedClock needs window and lock_after ≥ 2, got {window} and {lock_after}"
-            )
+            raise TimingError(f"InputLockedClock needs window and lock_after ≥ 2, got {window} and {lock_after}")
         self.camera = camera
         self._reference: ReferenceClock = reference if reference is not None else InternalClock()
         self._window = window
@@ -449,14 +460,11 @@ class InputLockedClock:
         """Record one frame: its TAI stamp, and the reference time it arrived (default: now)."""
         local = self._reference.now_ns() if local_ns is None else local_ns
         with self._lock:
-            if self._points and len(self._points) >= 2:
+            if len(self._points) >= 2:
                 predicted = self._predict(local)
                 if abs(frame_tai_ns - predicted) > self._tolerance_ns:
                     self._restarts += 1
-                    self._reason = (
-                        f"camera {self.camera!r} timeline jumped by "
-                        f"{frame_tai_ns - predicted} ns; relearning"
-                    )
+                    self._reason = f"camera {self.camera!r} timeline jumped by {frame_tai_ns - predicted} ns; relearning"
                     self._clear()
             if not self._points:
                 self._x0, self._y0 = local, frame_tai_ns
@@ -530,22 +538,23 @@ class InputLockedClock:
             offset = self._predict(local) - local if n else None
             drift = (num - den) / den * 1e6 if n >= 2 else None
             last = self._last_local
+            silent = last is not None and local - last > self._holdover_after_ns
             if last is None:
                 state, reason = FREERUN, self._reason
-            elif local - last > self._holdover_after_ns:
+            elif silent and self._consistent >= self._lock_after:
                 state = HOLDOVER
                 reason = (
-                    f"no frame from camera {self.camera!r} for {(local - last) / _NS:.2f} s; "
-                    "running on the last measured drift"
+                    f"no frame from camera {self.camera!r} for {(local - last) / _NS:.2f} s; running on the last measured drift"
                 )
+            elif silent:
+                state = FREERUN
+                reason = f"no frame from camera {self.camera!r} for {(local - last) / _NS:.2f} s, and it never locked"
             elif self._consistent >= self._lock_after:
                 state, reason = LOCKED, f"locked to camera {self.camera!r}"
             else:
                 state = FREERUN
-                reason = (
-                    f"learning camera {self.camera!r}: {self._consistent} of {self._lock_after} "
-                    "consistent frames"
-                    + (f" ({self._reason})" if self._restarts else "")
+                reason = f"learning camera {self.camera!r}: {self._consistent} of {self._lock_after} consistent frames" + (
+                    f" ({self._reason})" if self._restarts else ""
                 )
             return {
                 "kind": self.kind,

@@ -54,9 +54,7 @@ class FrameRate:
         if not isinstance(self.fps, Fraction):
             object.__setattr__(self, "fps", Fraction(self.fps))
         if self.fps <= 0:
-            raise FrameRateError(
-                f"frame rate must be positive, got {self.fps} (write e.g. '50' or '59.94')"
-            )
+            raise FrameRateError(f"frame rate must be positive, got {self.fps} (write e.g. '50' or '59.94')")
         object.__setattr__(self, "_hash", hash(self.fps))
 
     def __hash__(self) -> int:
@@ -93,9 +91,7 @@ class FrameRate:
                 return cls(Fraction(int(num), int(den)))
             return cls(Fraction(s))
         except (ValueError, ZeroDivisionError) as exc:
-            raise FrameRateError(
-                f"not a frame rate: {original!r} (write e.g. '50', '59.94' or '60000/1001')"
-            ) from exc
+            raise FrameRateError(f"not a frame rate: {original!r} (write e.g. '50', '59.94' or '60000/1001')") from exc
 
     @property
     def numerator(self) -> int:

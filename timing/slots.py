@@ -80,8 +80,7 @@ LEAP_SECONDS_NOW: int = LEAP_SECONDS[-1][1]
 # inserted second (23:59:60 UTC), i.e. the step's UTC instant + the *old* offset. That makes
 # tai_to_utc_ns repeat 23:59:59 during the leap second, as the Linux kernel's CLOCK_REALTIME does.
 _TAI_STEPS: tuple[tuple[int, int], ...] = tuple(
-    (utc_ns + (LEAP_SECONDS[i - 1][1] if i else offset) * _NS, offset)
-    for i, (utc_ns, offset) in enumerate(LEAP_SECONDS)
+    (utc_ns + (LEAP_SECONDS[i - 1][1] if i else offset) * _NS, offset) for i, (utc_ns, offset) in enumerate(LEAP_SECONDS)
 )
 
 
@@ -235,11 +234,7 @@ def slot_for_timecode(
             # A leap second inside the day moves that day's jam; one more step lands on it.
             candidates.add(_jam_slot(guess, r, offset) + count + wrap)
             candidates.add(guess)
-    matches = [
-        c
-        for c in candidates
-        if time_of_day_timecode(c, r, utc_offset_s=offset, drop_frame=df) == wanted
-    ]
+    matches = [c for c in candidates if time_of_day_timecode(c, r, utc_offset_s=offset, drop_frame=df) == wanted]
     if not matches:
         raise TimecodeError(
             f"no slot within a day of slot {near} has time-of-day timecode {label!r} at {r} "

@@ -75,9 +75,7 @@ class FrameSlotSync:
         """File a frame by its capture time (TAI ns); returns its slot, duplicate and gap."""
         t = capture_tai_ns
         if isinstance(t, bool) or not isinstance(t, int):
-            raise TimingError(
-                f"{self.name or 'source'}: capture time must be integer TAI ns, got {t!r}"
-            )
+            raise TimingError(f"{self.name or 'source'}: capture time must be integer TAI ns, got {t!r}")
         rate = self.rate
         phase = t - slot_start_ns(slot_at(t, rate), rate)
         self._phases.append(phase)

@@ -98,9 +98,7 @@ def _counting(rate: RateLike, drop_frame: bool | None) -> _Counting:
 
 def _check_count(frames: object) -> int:
     if isinstance(frames, bool) or not isinstance(frames, int):
-        raise TimecodeError(
-            f"a frame count must be an integer, got {frames!r} ({type(frames).__name__})"
-        )
+        raise TimecodeError(f"a frame count must be an integer, got {frames!r} ({type(frames).__name__})")
     return frames
 
 
@@ -130,13 +128,10 @@ def _label(c: _Counting, hh: int, mm: int, ss: int, ff: int) -> str:
 def _count(c: _Counting, hh: int, mm: int, ss: int, ff: int, label: str) -> int:
     """The frame count of a label's fields, refusing fields and labels that do not exist."""
     if hh > 23 or mm > 59 or ss > 59:
-        raise TimecodeError(
-            f"timecode {label!r} is out of range: hours run 00–23, minutes and seconds 00–59"
-        )
+        raise TimecodeError(f"timecode {label!r} is out of range: hours run 00–23, minutes and seconds 00–59")
     if ff >= c.nominal:
         raise TimecodeError(
-            f"timecode {label!r} has frame {ff:02d}, but {c.rate} counts frames "
-            f"00–{c.nominal - 1:02d} in each second"
+            f"timecode {label!r} has frame {ff:02d}, but {c.rate} counts frames 00–{c.nominal - 1:02d} in each second"
         )
     minutes = hh * 60 + mm
     drop = c.drop
@@ -194,9 +189,7 @@ def _split(label: str) -> tuple[int, int, int, int, bool]:
 
 
 def _malformed(label: object) -> tuple[int, int, int, int, bool]:
-    raise TimecodeError(
-        f"not a timecode: {label!r} (write HH:MM:SS:FF, or HH:MM:SS;FF for drop-frame)"
-    )
+    raise TimecodeError(f"not a timecode: {label!r} (write HH:MM:SS:FF, or HH:MM:SS;FF for drop-frame)")
 
 
 def frames_to_timecode(frames: int, rate: RateLike, drop_frame: bool | None = None) -> str:
@@ -219,10 +212,7 @@ def frames_to_timecode(frames: int, rate: RateLike, drop_frame: bool | None = No
             f += drop * ((rest - drop) // c.per_minute)
     n = c.nominal
     t = _TWO_LABELS
-    return (
-        f"{t[f // c.per_hour]}:{t[f // c.per_minute_ndf % 60]}:{t[f // n % 60]}"
-        f"{c.sep}{c.frame_labels[f % n]}"
-    )
+    return f"{t[f // c.per_hour]}:{t[f // c.per_minute_ndf % 60]}:{t[f // n % 60]}{c.sep}{c.frame_labels[f % n]}"
 
 
 def timecode_to_frames(label: str, rate: RateLike) -> int:
@@ -272,9 +262,7 @@ class Timecode:
         return cls(hh, mm, ss, ff, df)
 
     @classmethod
-    def from_frames(
-        cls, frames: int, rate: RateLike, drop_frame: bool | None = None
-    ) -> Timecode:
+    def from_frames(cls, frames: int, rate: RateLike, drop_frame: bool | None = None) -> Timecode:
         """The label of a frame count (same rules as :func:`frames_to_timecode`)."""
         c = _counting(rate, drop_frame)
         hh, mm, ss, ff = _fields(c, _check_count(frames))
@@ -287,9 +275,7 @@ class Timecode:
 
     def __str__(self) -> str:
         sep = ";" if self.drop_frame else ":"
-        return (
-            f"{self.hours:02d}:{self.minutes:02d}:{self.seconds:02d}{sep}{self.frames:02d}"
-        )
+        return f"{self.hours:02d}:{self.minutes:02d}:{self.seconds:02d}{sep}{self.frames:02d}"
 
 
 # --- the 4-byte BCD wire form (Sony 9-pin / Odetics "Cue Up With Data", LTC/VITC time address) ---
@@ -308,8 +294,7 @@ def _from_bcd(byte: int, mask: int, index: int, name: str, data: bytes) -> int:
     tens, units = value >> 4, value & 0x0F
     if units > 9 or tens > 9:
         raise TimecodeError(
-            f"timecode bytes {data.hex(' ')}: byte {index} ({name}) is 0x{byte:02x}, not BCD "
-            "(each nibble must be 0–9)"
+            f"timecode bytes {data.hex(' ')}: byte {index} ({name}) is 0x{byte:02x}, not BCD (each nibble must be 0–9)"
         )
     return tens * 10 + units
 
@@ -349,8 +334,7 @@ def timecode_to_bcd(
     c = _counting(rate, drop_frame)
     if c.nominal > 60:
         raise TimecodeError(
-            f"the 4-byte time address covers up to 60 fps; {c.rate} needs ST 12-3, which fvreplay "
-            "does not implement"
+            f"the 4-byte time address covers up to 60 fps; {c.rate} needs ST 12-3, which fvreplay does not implement"
         )
     hh, mm, ss, ff = _fields(c, _check_count(frames))
     data = [ff, _bcd(ss), _bcd(mm), _bcd(hh)]
@@ -388,8 +372,7 @@ def bcd_to_timecode(data: bytes, rate: RateLike) -> tuple[int, bool]:
     c = _counting(rate, df)
     if c.nominal > 60:
         raise TimecodeError(
-            f"the 4-byte time address covers up to 60 fps; {c.rate} needs ST 12-3, which fvreplay "
-            "does not implement"
+            f"the 4-byte time address covers up to 60 fps; {c.rate} needs ST 12-3, which fvreplay does not implement"
         )
     if c.nominal > 30:
         if ff >= (c.nominal + 1) // 2:
