@@ -222,8 +222,7 @@ class Engine:
             self._ticker.stop()
             self._ticker = None
         for capture in self.captures.values():
-            if capture._thread.is_alive():
-                capture.stop()
+            capture.stop()
         self._render_pool.shutdown(wait=True, cancel_futures=True)
         self._worker.shutdown(wait=True)
         for chan in self.channels.values():
@@ -616,25 +615,25 @@ class Engine:
             return
         slot, s, zoom, pivot, _ = key
         segment = Segment(t.segment.clip)
-        chan.renders[key] = self._render_pool.submit(self._render_job, segment, slot, s, zoom, pivot)
+        chan.renders[key] = self._render_pool.submit(self._render_job, self.renderer, segment, slot, s, zoom, pivot)
         while len(chan.renders) > RENDER_CACHE:
             _, old = chan.renders.popitem(last=False)
             old.cancel()
 
     def _render_job(
-        self, segment: Segment, slot: int, s: float, zoom: float, pivot: tuple[float, float, float]
+        self, renderer: Any, segment: Segment, slot: int, s: float, zoom: float, pivot: tuple[float, float, float]
     ) -> npt.NDArray[np.uint8]:
         from plugin.freeview.path import VirtualView
 
         view = VirtualView(s=s, pivot=pivot, zoom=zoom)
         probe = Transport("render", self.camera_names[0], segment=segment)
         images = {}
-        for camera in self.renderer.sources_for(view):
+        for camera in renderer.sources_for(view):
             frame = self._source_frame(probe, camera, slot)
             if frame is None:
                 raise RenderError(f"{camera} has no frame at slot {slot}")
             images[camera] = frame.to_rgb()
-        rgb: npt.NDArray[np.uint8] = self.renderer.render(view, images, self.fmt.width, self.fmt.height)
+        rgb: npt.NDArray[np.uint8] = renderer.render(view, images, self.fmt.width, self.fmt.height)
         return rgb
 
     def render_view(
@@ -653,11 +652,7 @@ class Engine:
             if frame is None:
                 raise CommandError(f"no frame at slot {slot} for s = {s}")
             return frame.to_rgb()
-        saved, self.renderer = self.renderer, renderer
-        try:
-            return self._render_job(Segment(), slot, s, zoom, pivot or self._default_pivot())
-        finally:
-            self.renderer = saved
+        return self._render_job(renderer, Segment(), slot, s, zoom, pivot or self._default_pivot())
 
     def _make_renderer(self, mode: str) -> Any:
         if self.rig is None:

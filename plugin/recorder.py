@@ -215,7 +215,8 @@ class CaptureThread:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def fps(self) -> float:
         now = time.monotonic()
