@@ -19,6 +19,7 @@ from plugin.errors import ReplayError
 #: Modules that contribute subcommands, in the order `fvreplay --help` lists them.
 SUBCOMMAND_MODULES = (
     "plugin.cli.run",
+    "plugin.cli.demo",
     "plugin.cli.profile",
     "plugin.cli.plugins",
     "plugin.cli.bench",

@@ -8,6 +8,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,8 @@ def start_controls(engine: Any, profile: Any, args: argparse.Namespace) -> list[
     return surfaces
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], None] | None = None) -> int:
+    """Serve until Ctrl-C, SIGTERM or ``--duration``; ``on_serving(engine, stop)`` runs once serving."""
     profile = load(args.profile)
     print(f"fvreplay: {profile.name!r} from {profile.source_path}")
     engine = build_engine(profile)
@@ -126,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         renderer = engine.renderer.mode if engine.renderer is not None else "cut"
         print(f"  cameras: {', '.join(engine.camera_names)}; views rendered by {renderer!r}")
         print("serving; Ctrl-C to stop", flush=True)
+        if on_serving is not None:
+            threading.Thread(target=on_serving, args=(engine, stop), name="on-serving", daemon=True).start()
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.is_set():
             if deadline is not None and time.monotonic() >= deadline:

@@ -1,0 +1,80 @@
+"""``fvreplay demo``: the demo venue with an automatic replay operator, for a screen with no controller.
+
+The operator is a script of the same commands a 9-pin panel or the web page sends: it watches live,
+marks the last few seconds, saves them as a clip, cues the clip, flies a frozen orbit around the rig,
+plays the rest in slow motion from the far side, and returns live; then again, on the next camera.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from plugin import commands as c
+from plugin.cli import run as run_cmd
+
+log = logging.getLogger("fvreplay.demo")
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("demo", help="the demo venue with an automatic operator flying orbits (no controller needed)")
+    p.add_argument("--profile", default="demo", help="profile path or shipped name (default: demo)")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--stats-json", type=Path, default=None, help="write frame statistics here at exit")
+    p.add_argument("--rest", default=None, metavar="HOST:PORT", help="serve REST + web page here")
+    p.add_argument("--no-rest", action="store_true", help="do not serve the REST API")
+    p.add_argument("--osc", type=int, default=None, metavar="PORT", help="serve OSC on this UDP port")
+    p.add_argument("--sony9pin", action="append", default=[], metavar="DEVICE[=CHANNEL]", help="serve Sony 9-pin here")
+    p.add_argument("--cycle", type=float, default=6.0, help="seconds of live between replays (default 6)")
+    p.set_defaults(handler=demo)
+
+
+def operate(engine: Any, stop: threading.Event, cycle: float) -> None:
+    """Loop the replay: live → mark the last 3 s → save → cue → orbit → slow motion → live."""
+    from plugin.freeview.move import orbit
+
+    channel = engine.channel_names[0]
+    rate = float(engine.rate.fps)
+    n = len(engine.camera_names)
+    angle = 0
+    while not stop.wait(cycle):
+        camera = engine.camera_names[angle % n]
+        angle += 3
+        now = engine.tick_slot
+        if now is None:
+            continue
+        steps = [
+            c.GoLive(channel, camera=camera),
+            c.MarkIn(channel, slot=now - int(3.5 * rate)),
+            c.MarkOut(channel, slot=now - int(0.5 * rate)),
+        ]
+        for command in steps:
+            engine.execute(command)
+        saved = engine.execute(c.SaveClip(channel, name=f"demo {camera}"), timeout=60)
+        if not saved.ok:
+            log.warning("demo: %s", saved.message)
+            continue
+        clip_id = saved.data["clip_id"]
+        log.info("demo: saved %s; orbiting", clip_id)
+        engine.execute(c.CueClip(channel, clip_id, camera=camera))
+        engine.execute(c.Jog(channel, int(1.5 * rate)))
+        engine.execute(c.SetView(channel, 1.0))
+        move = orbit(1.0, float(n), 4.0, "ease-in-out")
+        engine.execute(c.PlayMove(channel, move=move.to_dict()))
+        if stop.wait(4.5):
+            return
+        engine.execute(c.SetView(channel, float(n)))
+        engine.execute(c.Play(channel, speed=0.5))
+        if stop.wait(2.0):
+            return
+        engine.execute(c.GoLive(channel, camera=camera))
+        # Keep the clip library small: the demo's clips are disposable.
+        for clip in engine.clips.list()[:-4]:
+            engine.clips.delete(clip.clip_id)
+
+
+def demo(args: argparse.Namespace) -> int:
+    return run_cmd.run(args, on_serving=lambda engine, stop: operate(engine, stop, args.cycle))
