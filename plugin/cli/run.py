@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--osc", type=int, default=None, metavar="PORT", help="serve OSC on this UDP port")
     p.add_argument(
         "--sony9pin", action="append", default=[], metavar="DEVICE[=CHANNEL]",
-        help="serve Sony 9-pin on a serial device (repeatable; default channel: the first)",
+        help="serve Sony 9-pin on a serial device or pyserial URL (repeatable): DEVICE[=CHANNEL][,type=odetics|bvw-75|hyperdeck]",
     )
     p.set_defaults(handler=run)
 
@@ -71,11 +71,8 @@ def control_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     if args.osc is not None:
         wanted["osc"] = {"port": args.osc}
     if args.sony9pin:
-        ports = []
-        for spec in args.sony9pin:
-            device, _, channel = spec.partition("=")
-            ports.append({"port": device, "channel": channel or None})
-        wanted["sony9pin"] = {"ports": ports}
+        # Raw strings: the surface parses DEVICE[=CHANNEL][,channel=…][,type=…] and keeps pyserial URLs whole.
+        wanted["sony9pin"] = {"ports": list(args.sony9pin)}
     return wanted
 
 

@@ -1,0 +1,1 @@
+"""One router per resource: channels, clips (and playlists), cameras, views, system."""

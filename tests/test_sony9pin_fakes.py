@@ -1,0 +1,251 @@
+"""A fake engine implementing the documented engine API (docs/engine-api.md) for control-surface tests.
+
+It records every submitted command, applies the transport ones at ``tick()`` with simple semantics, and
+answers channel_status/resolve_channel/clips/state/timecode_of/slot_of_timecode. The 9-pin and OSC tests
+use it to check which command a wire message becomes; tests against the real engine live beside them.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from plugin import commands as c
+from plugin.errors import ClipError, CommandError
+from plugin.state import StateMap
+from timing import FrameRate, frames_to_timecode, timecode_to_frames
+
+RATE = FrameRate.parse("25")
+NOW = 25 * 3600 * 10  # slot 900000 = 10:00:00:00 in the fake's labels (slot = frame count of the day)
+
+
+@dataclass(frozen=True)
+class FakeStatus:
+    name: str
+    state: str = "LIVE"
+    speed: float = 1.0
+    camera: str = "cam01"
+    slot: int = NOW
+    timecode: str = "10:00:00:00"
+    mark_in: int | None = None
+    mark_out: int | None = None
+    clip_id: str | None = None
+    playlist_id: str | None = None
+    cue_complete: bool = False
+    view_s: float | None = None
+    zoom: float = 1.0
+    pivot: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    tally: str = ""
+    frames_out: int = 0
+    repeated: int = 0
+    late: int = 0
+
+
+@dataclass(frozen=True)
+class FakeClip:
+    clip_id: str
+    name: str
+    in_slot: int
+    out_slot: int
+    cameras: list[str]
+    speed: float = 1.0
+
+
+@dataclass
+class FakePlaylist:
+    playlist_id: str
+    name: str
+    elements: list[tuple[str, float]]
+
+
+@dataclass
+class FakeClips:
+    clips: dict[str, FakeClip] = field(default_factory=dict)
+    playlists_: dict[str, FakePlaylist] = field(default_factory=dict)
+
+    def list(self) -> list[FakeClip]:
+        return [self.clips[k] for k in sorted(self.clips)]
+
+    def get(self, clip_id: str) -> FakeClip:
+        if clip_id not in self.clips:
+            raise ClipError(f"no clip {clip_id}")
+        return self.clips[clip_id]
+
+    def delete(self, clip_id: str) -> None:
+        self.get(clip_id)
+        del self.clips[clip_id]
+
+    def update(self, clip_id: str, **fields: Any) -> FakeClip:
+        clip = replace(self.get(clip_id), **fields)
+        self.clips[clip_id] = clip
+        return clip
+
+    def create_playlist(self, name: str, elements: list[tuple[str, float]], playlist_id: str | None = None) -> Any:
+        pid = playlist_id or f"PL{len(self.playlists_) + 1:02d}"
+        self.playlists_[pid] = FakePlaylist(pid, name, [(self.get(cid).clip_id, s) for cid, s in elements])
+        return self.playlists_[pid]
+
+    def delete_playlist(self, playlist_id: str) -> None:
+        self.playlists_.pop(playlist_id, None)
+
+    def get_playlist(self, playlist_id: str) -> FakePlaylist:
+        return self.playlists_[playlist_id]
+
+
+class FakeRecorder:
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+
+    def range(self, camera: str) -> tuple[int, int] | None:
+        return (self.engine.now - 250, self.engine.now) if camera in self.engine.camera_names else None
+
+
+class FakeEngine:
+    """Records commands; ``tick()`` applies them (newest transport command per channel wins)."""
+
+    def __init__(self, channels: tuple[str, ...] = ("PGM1", "PGM2"), cameras: int = 3) -> None:
+        self.rate = RATE
+        self.camera_names = [f"cam{i:02d}" for i in range(1, cameras + 1)]
+        self.channel_names = list(channels)
+        self.now = NOW
+        self.submitted: list[c.Command] = []
+        self.pending: list[tuple[c.Command, Future[c.CommandResult]]] = []
+        self.statuses = {n: FakeStatus(n) for n in channels}
+        self.clips = FakeClips()
+        self.recorder = FakeRecorder(self)
+        self.state = StateMap()
+        self.lock = threading.Lock()
+        self.applied: list[tuple[int, c.Command]] = []
+
+    # --- the documented API ---------------------------------------------------------------------------
+
+    def resolve_channel(self, ref: str | int) -> str:
+        text = str(ref).strip()
+        for name in self.channel_names:
+            if name.lower() == text.lower():
+                return name
+        if text.isdigit() and 1 <= int(text) <= len(self.channel_names):
+            return self.channel_names[int(text) - 1]
+        raise CommandError(f"no channel {ref!r}")
+
+    def resolve_camera(self, ref: str | int) -> str:
+        text = str(ref).strip()
+        if text in self.camera_names:
+            return text
+        if text.isdigit() and 1 <= int(text) <= len(self.camera_names):
+            return self.camera_names[int(text) - 1]
+        raise CommandError(f"no camera {ref!r}")
+
+    def submit(self, cmd: c.Command) -> Future[c.CommandResult]:
+        fut: Future[c.CommandResult] = Future()
+        with self.lock:
+            self.submitted.append(cmd)
+            if cmd.transport:
+                keep = []
+                for old, f in self.pending:
+                    if old.transport and old.channel == cmd.channel:
+                        f.set_result(c.CommandResult(False, f"superseded by {cmd.verb}"))
+                    else:
+                        keep.append((old, f))
+                self.pending = keep
+            self.pending.append((cmd, fut))
+        return fut
+
+    def execute(self, cmd: c.Command, timeout: float = 2.0) -> c.CommandResult:
+        return self.submit(cmd).result(timeout)
+
+    def channel_status(self, name: str) -> FakeStatus:
+        return self.statuses[self.resolve_channel(name)]
+
+    def timecode_of(self, slot: int) -> str:
+        return frames_to_timecode(slot, self.rate)
+
+    def slot_of_timecode(self, label: str, near: int | None = None) -> int:
+        return timecode_to_frames(label, self.rate)
+
+    # --- test helpers -------------------------------------------------------------------------------
+
+    def set(self, channel: str = "PGM1", **fields: Any) -> None:
+        st = replace(self.statuses[channel], **fields)
+        self.statuses[channel] = replace(st, timecode=self.timecode_of(st.slot))
+
+    def take(self) -> list[c.Command]:
+        """The commands submitted since the last take()."""
+        with self.lock:
+            out, self.submitted = self.submitted, []
+        return out
+
+    def tick(self) -> None:
+        """One slot boundary: apply what is pending, advance playing channels, publish state."""
+        self.now += 1
+        with self.lock:
+            pending, self.pending = self.pending, []
+        for cmd, fut in pending:
+            try:
+                ok, msg = self._apply(cmd), ""
+            except (CommandError, ClipError) as exc:
+                ok, msg = False, str(exc)
+            self.applied.append((self.now, cmd))
+            fut.set_result(c.CommandResult(ok, msg, {}, self.now))
+        values: dict[str, Any] = {"engine.slot": self.now}
+        for name, st in self.statuses.items():
+            if st.state == "LIVE":
+                self.set(name, slot=self.now)
+            elif st.state == "PLAYING" and st.speed:
+                self.set(name, slot=st.slot + round(st.speed))
+            st = self.statuses[name]
+            values.update({f"channels.{name}.{k}": getattr(st, k) for k in ("state", "speed", "camera", "timecode")})
+        self.state.update(values)
+
+    def _apply(self, cmd: c.Command) -> bool:
+        ch = cmd.channel
+        st = self.statuses[ch]
+        if isinstance(cmd, c.Play):
+            self.set(ch, state="PLAYING", speed=cmd.speed or 1.0, cue_complete=False)
+        elif isinstance(cmd, c.Stop):
+            self.set(ch, state="PLAYING" if st.state == "LIVE" else st.state, speed=0.0)
+        elif isinstance(cmd, c.SetSpeed):
+            self.set(ch, state="PLAYING", speed=cmd.speed, cue_complete=False)
+        elif isinstance(cmd, c.Lever):
+            self.set(ch, state="PLAYING", speed=cmd.position, cue_complete=False)
+        elif isinstance(cmd, c.Jog):
+            self.set(ch, state="PLAYING", speed=0.0, slot=st.slot + cmd.frames)
+        elif isinstance(cmd, c.GoLive):
+            self.set(ch, state="LIVE", speed=1.0, camera=cmd.camera or st.camera, clip_id=None, slot=self.now)
+        elif isinstance(cmd, c.CueTimecode):
+            self.set(ch, state="CUED", speed=0.0, slot=self.slot_of_timecode(cmd.timecode), cue_complete=True)
+        elif isinstance(cmd, c.CueSlot):
+            self.set(ch, state="CUED", speed=0.0, slot=cmd.slot, cue_complete=True)
+        elif isinstance(cmd, c.CueClip):
+            clip = self.clips.get(cmd.clip_id)
+            slot = self.slot_of_timecode(cmd.timecode) if cmd.timecode else clip.in_slot
+            self.set(ch, state="CUED", speed=0.0, slot=slot, clip_id=clip.clip_id, cue_complete=True,
+                     camera=cmd.camera or clip.cameras[0])
+        elif isinstance(cmd, c.SelectCamera):
+            self.set(ch, camera=cmd.camera or st.camera)
+        elif isinstance(cmd, c.MarkIn):
+            self.set(ch, mark_in=st.slot if cmd.slot is None else cmd.slot)
+        elif isinstance(cmd, c.MarkOut):
+            self.set(ch, mark_out=st.slot if cmd.slot is None else cmd.slot)
+        elif isinstance(cmd, c.ClearMarks):
+            self.set(ch, mark_in=None, mark_out=None)
+        elif isinstance(cmd, c.SetView):
+            self.set(ch, view_s=cmd.s, zoom=cmd.zoom)
+        elif isinstance(cmd, c.SetPivot):
+            self.set(ch, pivot=(cmd.x, cmd.y, cmd.z))
+        elif isinstance(cmd, c.PlayPlaylist):
+            pl = self.clips.get_playlist(cmd.playlist_id)
+            self.set(ch, state="PLAYING", speed=1.0, clip_id=pl.elements[0][0], playlist_id=pl.playlist_id)
+        elif isinstance(cmd, c.SaveClip):
+            if st.mark_in is None or st.mark_out is None:
+                raise CommandError("save: mark IN and OUT first")
+            cid = cmd.clip_id or f"1{len(self.clips.clips) + 11}A/00"
+            self.clips.clips[cid] = FakeClip(cid, cmd.name, st.mark_in, st.mark_out, list(self.camera_names))
+        return True
+
+    def add_clip(self, clip_id: str, in_slot: int, out_slot: int, cameras: list[str] | None = None) -> FakeClip:
+        clip = FakeClip(clip_id, "", in_slot, out_slot, cameras or list(self.camera_names))
+        self.clips.clips[clip_id] = clip
+        return clip
