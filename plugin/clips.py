@@ -322,7 +322,7 @@ class ClipStore:
     def update(self, clip_id: str, **fields: Any) -> Clip:
         """Change name, IN/OUT (within the saved frames), pivot, move or speed."""
         clip = self.get(clip_id)
-        allowed = {"name", "in_slot", "out_slot", "pivot", "move", "speed", "in_tc", "out_tc"}
+        allowed = {"name", "in_slot", "out_slot", "pivot", "move", "speed", "in_tc", "out_tc", "cameras"}
         unknown = set(fields) - allowed
         if unknown:
             raise ClipError(f"cannot change {', '.join(sorted(unknown))} of a clip (changeable: {', '.join(sorted(allowed))})")
@@ -334,7 +334,14 @@ class ClipStore:
             raise ClipError(
                 f"IN/OUT must stay within the saved frames (slots {clip.first_slot}..{clip.last_slot + 1})"
             )
+        cameras = list(fields.get("cameras", clip.cameras))
+        saved = {p.name.removesuffix(".frames") for p in (self.clips_dir / clip.folder).glob("*.frames")}
+        if not cameras or len(set(cameras)) != len(cameras) or not set(cameras) <= saved:
+            raise ClipError(
+                f"angles must be distinct cameras saved with the clip ({', '.join(sorted(saved))}); got {cameras}"
+            )
         values = {
+            "cameras": json.dumps(cameras),
             "name": fields.get("name", clip.name),
             "in_slot": new_in,
             "out_slot": new_out,
@@ -350,7 +357,7 @@ class ClipStore:
         }
         with self._lock:
             self._db.execute(
-                "UPDATE clips SET name=?, in_slot=?, out_slot=?, pivot=?, move=?, speed=?, in_tc=?, out_tc=? "
+                "UPDATE clips SET cameras=?, name=?, in_slot=?, out_slot=?, pivot=?, move=?, speed=?, in_tc=?, out_tc=? "
                 "WHERE clip_id=?",
                 (*values.values(), clip.clip_id),
             )

@@ -165,9 +165,12 @@ class SaveClip(Command):
 
 @dataclass(frozen=True)
 class SetView(Command):
-    """Put the virtual camera at position ``s`` along the rig (1 = first camera), with zoom."""
+    """Put the virtual camera at position ``s`` along the rig (1 = first camera), with zoom.
 
-    s: float
+    ``s = None`` clears the view: the channel shows its camera as it is again.
+    """
+
+    s: float | None
     zoom: float = 1.0
 
 

@@ -290,10 +290,12 @@ class Engine:
         except TimeoutError:
             return cmd.CommandResult(False, f"{command.verb}: not applied within {timeout} s (is the engine running?)")
 
-    def _apply_pending(self, slot: int) -> None:
+    def _apply_pending(self, slot: int) -> list[tuple[cmd.PendingCommand, cmd.CommandResult]]:
+        """Apply what arrived since the last boundary; results are handed out after the tick is published."""
         with self._lock:
             pending, self._pending = self._pending, []
         now = time.monotonic_ns()
+        answers = []
         for p in pending:
             name = p.command.verb
             self.metrics["commands"][name] += 1
@@ -308,6 +310,11 @@ class Engine:
                 self.metrics["refused"] += 1
             self.metrics["command_latency_s"].append((now - p.submitted_ns) / 1e9)
             del self.metrics["command_latency_s"][:-1000]
+            answers.append((p, result))
+        return answers
+
+    def _answer(self, answers: list[tuple[cmd.PendingCommand, cmd.CommandResult]], slot: int) -> None:
+        for p, result in answers:
             if isinstance(result.data.get("future"), Future):
                 # Saving a clip completes in a worker; the caller's future follows it.
                 _chain(result.data["future"], p.future)
@@ -377,6 +384,9 @@ class Engine:
         if isinstance(c, cmd.SaveClip):
             return self._save_clip(t, c)
         if isinstance(c, cmd.SetView):
+            if c.s is None:
+                t.view_s, t.zoom, t.move = None, 1.0, None
+                return _ok(f"view cleared: {t.camera} as it is")
             if not 1.0 <= c.s <= len(self.camera_names):
                 raise CommandError(f"view s = {c.s} is outside the rig (1 … {len(self.camera_names)})")
             if not 0.1 <= c.zoom <= 10.0:
@@ -518,10 +528,12 @@ class Engine:
         started = time.perf_counter_ns()
         self.tick_slot = slot
         self.ticks += 1
-        self._apply_pending(slot)
+        answers = self._apply_pending(slot)
         for name, chan in self.channels.items():
             self._produce(name, chan, slot)
         self._publish(slot)
+        # Answered once the state map shows the command's effect, so a caller reading state sees it.
+        self._answer(answers, slot)
         self.tick_overhead_ns.append(time.perf_counter_ns() - started)
         del self.tick_overhead_ns[:-2000]
 

@@ -5,7 +5,7 @@
     ReplayError                      anything fvreplay raises on purpose
     ├── ProfileError                 a show profile is wrong (file, key path, reason)
     ├── PluginError                  an adapter or control surface could not be found or loaded
-    ├── TimingError                  a rate, timecode, slot or reference clock problem
+    ├── TimingError                  a rate, timecode, slot or reference clock problem (also a timing.errors.TimingError)
     │   └── TimecodeError            a timecode label that does not exist or cannot be parsed
     ├── AdapterError                 frames in or out failed (SDK, socket, file) at an adapter
     │   ├── SourceError              a camera source failed to open or deliver
@@ -24,6 +24,8 @@ Every message is for a person: it says what was wrong, where, and what to do. Lo
 
 from __future__ import annotations
 
+from timing import errors as _timing_errors
+
 
 class ReplayError(Exception):
     """Base of every error fvreplay raises on purpose."""
@@ -41,11 +43,15 @@ class PluginError(ReplayError):
     """An adapter or control surface could not be found or loaded."""
 
 
-class TimingError(ReplayError):
-    """A frame rate, slot, or reference clock problem."""
+class TimingError(ReplayError, _timing_errors.TimingError):
+    """A frame rate, slot, or reference clock problem.
+
+    ``timing`` (standard library only) raises ``timing.errors.TimingError``; this class is also one,
+    so ``except timing.errors.TimingError`` catches both.
+    """
 
 
-class TimecodeError(TimingError, ValueError):
+class TimecodeError(TimingError, _timing_errors.TimecodeError):
     """A timecode label that does not exist at its rate, or cannot be parsed."""
 
 

@@ -67,8 +67,8 @@ def rgb_to_uyvy(rgb: U8) -> U8:
     ycc = cv2.transform(np.ascontiguousarray(rgb, dtype=np.uint8), _ENC)
     out = np.empty((h, w, 2), dtype=np.uint8)
     out[:, :, 1] = ycc[:, :, 0]
-    pair = ycc[:, 0::2, 1:].astype(np.uint16) + ycc[:, 1::2, 1:]
-    chroma = ((pair + 1) >> 1).astype(np.uint8)
+    pair: npt.NDArray[np.uint16] = ycc[:, 0::2, 1:].astype(np.uint16) + ycc[:, 1::2, 1:]
+    chroma = np.right_shift(pair + 1, 1).astype(np.uint8)
     out[:, 0::2, 0] = chroma[:, :, 0]
     out[:, 1::2, 0] = chroma[:, :, 1]
     return out

@@ -152,8 +152,8 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
     """Latency (p50/p99) at ``rate`` requests/s for ``seconds`` while PGM1 plays, and the frames repeated meanwhile.
 
     Options: ``seconds`` (10), ``rate`` (200 requests/s), ``cameras`` (4), ``width``/``height`` (640×360),
-    ``frame_rate`` ("50"), ``warmup`` (2 s of recording before the channel plays). The show profile is the benchmark's own (mem:// cameras): this measures the REST
-    layer and its effect on the output, not a renderer.
+    ``frame_rate`` ("50"), ``warmup`` (2 s of recording before the channel plays). The show profile is the
+    benchmark's own (mem:// cameras): this measures the REST layer and its effect on the output, not a renderer.
     """
     from control.rest.server import RestSurface
     from control.rest.settings import RestSettings

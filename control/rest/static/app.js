@@ -530,7 +530,7 @@ async function start() {
   buildChannels();
   buildTiles();
   await useChannel(app.channel);
-  poll($("#pgm"), () => `${API}/channels/${ch()}/preview.jpg?width=960&quality=80`, 150,
+  poll($("#pgm"), () => `${API}/channels/${ch()}/preview.jpg?width=640&quality=80`, 150,
     (ok) => { $("#pgm-frame").dataset.signal = String(ok); });
   connect();
   loadClips();
