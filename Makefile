@@ -20,8 +20,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	@touch $@
 
+# NDI=loopback (default) keeps NDI on this machine: no mDNS or multicast, receivers connect by the address
+# `fvreplay run` prints. NDI=network publishes to the LAN with discovery, as a show would.
+NDI ?= loopback
+NDI_ENV = $(if $(filter loopback,$(NDI)),NDI_CONFIG_DIR=$$($(BIN)/python -m io_adapters.ndi.loopback .fvreplay-cache/ndi-loopback),)
+
 run: setup
-	$(BIN)/fvreplay run --profile $(PROFILE) $(ARGS)
+	$(NDI_ENV) $(BIN)/fvreplay run --profile $(PROFILE) $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -30,6 +35,10 @@ bench: setup
 	$(BIN)/fvreplay bench timing --seconds 10
 	$(BIN)/fvreplay bench engine
 	$(BIN)/fvreplay bench sim
+	$(BIN)/fvreplay bench ndi --seconds 3
+	$(BIN)/fvreplay bench control
+	$(BIN)/fvreplay bench rest
+	$(BIN)/fvreplay bench render
 
 lint: setup
 	$(BIN)/ruff check $(PACKAGES) tests tools

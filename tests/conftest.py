@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("FVR_CACHE_DIR", str(Path(__file__).parent.parent / ".fvreplay-cache" / "tests"))
+
+
+def _ndi_on_loopback() -> None:
+    """Every test that touches NDI stays on 127.0.0.1: no mDNS, no multicast (set before NDI starts)."""
+    from io_adapters.ndi import loopback_config
+
+    os.environ.setdefault("NDI_CONFIG_DIR", str(loopback_config(Path(tempfile.mkdtemp(prefix="fvr-ndi-")))))
+
+
+_ndi_on_loopback()
 
 
 @pytest.fixture(autouse=True)

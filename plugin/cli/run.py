@@ -101,6 +101,18 @@ def start_controls(engine: Any, profile: Any, args: argparse.Namespace) -> list[
     return surfaces
 
 
+def start_extra_outputs(engine: Any, profile: Any) -> list[Any]:
+    """Outputs beyond the channels: the NDI multiviewer, when the show publishes over NDI."""
+    uses_ndi = any(url.startswith("ndi://") for ch in profile.channels for url in ch.outputs)
+    if not uses_ndi:
+        return []
+    from io_adapters.ndi import Multiviewer
+
+    viewer = Multiviewer(engine)
+    viewer.start()
+    return [viewer]
+
+
 def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], None] | None = None) -> int:
     """Serve until Ctrl-C, SIGTERM or ``--duration``; ``on_serving(engine, stop)`` runs once serving."""
     profile = load(args.profile)
@@ -114,10 +126,10 @@ def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], N
         engine.start()
         for name, chan in engine.channels.items():
             for sink in chan.sinks:
-                line = sink.describe() if hasattr(sink, "describe") else f"{name} → {sink.url}"
-                print(f"  output {line}")
-        for extra in getattr(engine, "extra_outputs", []):
-            print(f"  output {extra.describe()}")
+                print("  " + (sink.describe() if hasattr(sink, "describe") else f"output {name} → {sink.url}"))
+        extras = start_extra_outputs(engine, profile)
+        for extra in extras:
+            print(f"  {extra.describe()}")
         surfaces = start_controls(engine, profile, args)
         for surface in surfaces:
             for line in surface.describe():
@@ -137,6 +149,8 @@ def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], N
     finally:
         for surface in surfaces:
             surface.stop()
+        for extra in locals().get("extras", []):
+            extra.stop()
         stats = engine.stats()
         engine.stop()
         signal.signal(signal.SIGTERM, previous)
