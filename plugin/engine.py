@@ -208,10 +208,20 @@ class Engine:
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
-    def start(self, *, ticker: bool = True) -> None:
-        """Start capture threads and (unless ``ticker`` is False) the genlock ticker."""
+    def start(self, *, ticker: bool = True, open_timeout: float = 600.0) -> None:
+        """Open every camera, then start the genlock ticker (unless ``ticker`` is False).
+
+        Sources are opened in parallel by their capture threads; the ticker starts once each has
+        opened or failed (a failed one keeps retrying on its own), so the output begins with pictures
+        rather than with seconds of repeats while, say, the sim's cache is built.
+        """
         for capture in self.captures.values():
             capture.start()
+        deadline = time.monotonic() + open_timeout
+        for name, capture in self.captures.items():
+            if not capture.first_open.wait(max(0.0, deadline - time.monotonic())):
+                log.warning("%s: still opening after %.0f s; starting without it", name, open_timeout)
+                break
         self.started_at = time.monotonic()
         if ticker:
             self._ticker = Ticker(self.clock, self.rate, self.tick, name="genlock")
@@ -222,7 +232,10 @@ class Engine:
             self._ticker.stop()
             self._ticker = None
         for capture in self.captures.values():
-            capture.stop()
+            capture.request_stop()
+        deadline = time.monotonic() + 5.0
+        for capture in self.captures.values():
+            capture.stop(timeout=max(0.1, deadline - time.monotonic()))
         self._render_pool.shutdown(wait=True, cancel_futures=True)
         self._worker.shutdown(wait=True)
         for chan in self.channels.values():

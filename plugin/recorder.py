@@ -206,6 +206,8 @@ class CaptureThread:
         self.reason = ""
         self.errors = 0
         self._stop = threading.Event()
+        #: Set once the source's first open() has returned or failed: the engine waits on it before ticking.
+        self.first_open = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"capture-{train.camera}", daemon=True)
         self._arrivals: list[float] = []
         self.last_arrival = 0.0
@@ -213,10 +215,14 @@ class CaptureThread:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Ask the thread to finish (without waiting): stopping many cameras at once is one wait."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
 
     def fps(self) -> float:
         now = time.monotonic()
@@ -228,7 +234,10 @@ class CaptureThread:
         while not self._stop.is_set():
             try:
                 if not opened:
-                    self.source.open()
+                    try:
+                        self.source.open()
+                    finally:
+                        self.first_open.set()
                     opened = True
                     self.state, self.reason = "OK", ""
                 frame = self.source.read(0.25)

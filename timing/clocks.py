@@ -57,8 +57,13 @@ class ReferenceClock(Protocol):
         """Current TAI in integer ns since the SMPTE epoch (1970-01-01 00:00:00 TAI)."""
         ...
 
-    def sleep_until(self, tai_ns: int) -> None:
-        """Return once now_ns() >= tai_ns (a ManualClock jumps there instead of sleeping)."""
+    def sleep_until(self, tai_ns: int, *, precise: bool = True) -> None:
+        """Return once now_ns() >= tai_ns (a ManualClock jumps there instead of sleeping).
+
+        ``precise`` waits the last millisecond by spinning (the genlock ticker); ``precise=False``
+        only sleeps, for waiters that must not burn a core or hold the GIL (camera sources, whose
+        frames are stamped by slot anyway), at the cost of waking up to the kernel's timer slack late.
+        """
         ...
 
     def state(self) -> dict[str, object]:
@@ -290,8 +295,8 @@ class PtpClock:
         utc = time.time_ns()
         return utc + leap_seconds(utc) * _NS
 
-    def sleep_until(self, tai_ns: int) -> None:
-        precise_sleep_until(self.now_ns, tai_ns, self._spin_ns)
+    def sleep_until(self, tai_ns: int, *, precise: bool = True) -> None:
+        precise_sleep_until(self.now_ns, tai_ns, self._spin_ns if precise else 0)
 
     def refresh(self) -> dict[str, object]:
         """Check now (kernel TAI offset and pmc), whatever the interval; returns the state."""
@@ -394,8 +399,8 @@ class InternalClock:
     def now_ns(self) -> int:
         return self._anchor_tai + (time.monotonic_ns() - self._anchor_mono)
 
-    def sleep_until(self, tai_ns: int) -> None:
-        precise_sleep_until(self.now_ns, tai_ns, self._spin_ns)
+    def sleep_until(self, tai_ns: int, *, precise: bool = True) -> None:
+        precise_sleep_until(self.now_ns, tai_ns, self._spin_ns if precise else 0)
 
     def state(self) -> dict[str, object]:
         return {
@@ -512,7 +517,7 @@ class InputLockedClock:
                 return local
             return self._predict(local)
 
-    def sleep_until(self, tai_ns: int) -> None:
+    def sleep_until(self, tai_ns: int, *, precise: bool = True) -> None:
         # Wait on the reference for the local instant the fit says the camera reaches tai_ns;
         # repeat, because new observations may move the fit while we wait.
         while True:
@@ -529,7 +534,7 @@ class InputLockedClock:
                 if self.now_ns() >= tai_ns:
                     return
                 ahead = 1
-            self._reference.sleep_until(local_now + ahead)
+            self._reference.sleep_until(local_now + ahead, precise=precise)
 
     def state(self) -> dict[str, object]:
         local = self._reference.now_ns()
@@ -601,7 +606,7 @@ class ManualClock:
         with self._lock:
             self._now = int(ns)
 
-    def sleep_until(self, tai_ns: int) -> None:
+    def sleep_until(self, tai_ns: int, *, precise: bool = True) -> None:
         with self._lock:
             if tai_ns > self._now:
                 self._now = tai_ns

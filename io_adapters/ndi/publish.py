@@ -197,7 +197,7 @@ class SimPublisher:
                 if frame is None:
                     continue
                 # A source that renders ahead is held back to its frames' capture times.
-                self.clock.sleep_until(frame.tai_ns)
+                self.clock.sleep_until(frame.tai_ns, precise=False)
                 if name in self._dropped:
                     continue
                 try:
