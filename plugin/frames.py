@@ -64,7 +64,7 @@ def rgb_to_uyvy(rgb: U8) -> U8:
     if w % 2:
         raise ValueError(f"UYVY needs an even width, got {w}")
     # cv2.transform on 8-bit pictures computes in float and saturates/rounds back to 8 bits.
-    ycc = cv2.transform(np.ascontiguousarray(rgb, dtype=np.uint8), _ENC)
+    ycc = np.asarray(cv2.transform(np.ascontiguousarray(rgb, dtype=np.uint8), _ENC), dtype=np.uint8)
     out = np.empty((h, w, 2), dtype=np.uint8)
     out[:, :, 1] = ycc[:, :, 0]
     pair: npt.NDArray[np.uint16] = ycc[:, 0::2, 1:].astype(np.uint16) + ycc[:, 1::2, 1:]

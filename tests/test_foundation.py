@@ -132,7 +132,7 @@ def test_library_code_does_not_print() -> None:
                 continue
             text = path.read_text()
             lines = text.splitlines()
-            # A deliberate print (a worker's stdout protocol) carries ruff's marker: # noqa: T201
+            # A deliberate print (a worker's stdout protocol) carries ruff's T201 noqa marker.
             offenders += [f"{rel}:{n}" for n in _prints(ast.parse(text)) if "noqa: T201" not in lines[n - 1]]
     assert offenders == []
 

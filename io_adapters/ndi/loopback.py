@@ -14,4 +14,4 @@ from io_adapters.ndi._sdk import loopback_config
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else ".fvreplay-cache/ndi-loopback")
     folder.mkdir(parents=True, exist_ok=True)
-    print(loopback_config(folder))
+    print(loopback_config(folder))  # noqa: T201 (the folder is the command's output)

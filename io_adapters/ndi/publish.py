@@ -340,4 +340,4 @@ def demo_ndi_text() -> str:
 
 
 if __name__ == "__main__":
-    print(demo_ndi_text(), end="")
+    print(demo_ndi_text(), end="")  # noqa: T201 (writes the profile to stdout)

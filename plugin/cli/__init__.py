@@ -23,6 +23,8 @@ SUBCOMMAND_MODULES = (
     "plugin.cli.profile",
     "plugin.cli.plugins",
     "plugin.cli.bench",
+    "plugin.freeview.cli",
+    "io_adapters.sim.cli",
 )
 
 log = logging.getLogger("fvreplay.cli")
