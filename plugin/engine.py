@@ -120,6 +120,8 @@ class Engine:
         self.tick_slot: int | None = None
         self.ticks = 0
         self.started_at: float | None = None
+        self.stopped_at: float | None = None
+        self._ticker_stats: dict[str, Any] = {}
         self.tick_overhead_ns: list[int] = []
 
         self.memory: MemoryPlan = plan_memory(
@@ -227,10 +229,17 @@ class Engine:
             self._ticker = Ticker(self.clock, self.rate, self.tick, name="genlock")
             self._ticker.start()
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the genlock ticker: no more output frames (the last stats stay readable)."""
         if self._ticker is not None:
+            self._ticker_stats = self._ticker.stats()
             self._ticker.stop()
             self._ticker = None
+        if self.started_at is not None and self.stopped_at is None:
+            self.stopped_at = time.monotonic()
+
+    def stop(self) -> None:
+        self.halt()
         for capture in self.captures.values():
             capture.request_stop()
         deadline = time.monotonic() + 5.0
@@ -247,7 +256,7 @@ class Engine:
         self.clips.close()
 
     def ticker_stats(self) -> dict[str, Any]:
-        return self._ticker.stats() if self._ticker is not None else {}
+        return self._ticker.stats() if self._ticker is not None else dict(self._ticker_stats)
 
     # --- commands ----------------------------------------------------------------------------------
 
@@ -789,7 +798,8 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         """The ``--stats-json`` summary: frames out, repeats and lates per channel; frames and gaps per camera."""
-        duration = time.monotonic() - self.started_at if self.started_at else 0.0
+        end = self.stopped_at if self.stopped_at is not None else time.monotonic()
+        duration = end - self.started_at if self.started_at else 0.0
         return {
             "rate": str(self.rate),
             "duration_s": round(duration, 3),

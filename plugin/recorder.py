@@ -28,6 +28,17 @@ log = logging.getLogger("fvreplay.recorder")
 JPEG_PLANNING_RATIO = 0.12
 
 
+PAGE = 4096
+
+
+def prefault(array: npt.NDArray[Any]) -> None:
+    """Touch every page of a fresh array now, so the kernel's first-touch faults (and zeroing) happen
+    at start instead of while frames arrive: filling 10 trains of 720p50 faults in ~1 GB/s, which
+    otherwise costs the capture threads most of a core in the kernel and delays the ticker."""
+    flat = array.reshape(-1).view(np.uint8)
+    flat[::PAGE] = 0
+
+
 @dataclass(frozen=True)
 class MemoryPlan:
     """What the record trains of a profile need."""
@@ -80,6 +91,7 @@ class RecordTrain:
         if codec == "raw":
             shape = fmt.pixel_format.shape(fmt.width, fmt.height)
             self._raw = np.empty((capacity, *shape), dtype=fmt.pixel_format.dtype)
+            prefault(self._raw)
         else:
             self._jpeg = [None] * capacity
         self._lock = threading.Lock()

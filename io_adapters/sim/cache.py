@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import math
+import mmap
 import os
 import queue
 import shutil
@@ -138,7 +139,14 @@ class LoopCache:
             if camera not in self.meta["cameras"]:
                 raise SourceError(f"sim cache {self.folder}: no camera {camera!r}")
             shape = (self.n_frames, int(self.meta["height"]), int(self.meta["width"]), 2)
-            self._maps[camera] = np.memmap(self.folder / f"{camera}.uyvy", np.uint8, "r", shape=shape)
+            mm = np.memmap(self.folder / f"{camera}.uyvy", np.uint8, "r", shape=shape)
+            # Map every page now (one minor fault each) rather than on the first pass of playback,
+            # where ~1 GB/s of first touches would cost the capture threads their core in the kernel.
+            raw = getattr(mm, "_mmap", None)
+            if raw is not None and hasattr(mmap, "MADV_WILLNEED"):
+                raw.madvise(mmap.MADV_WILLNEED)
+            int(np.asarray(mm.reshape(-1)[:: mmap.PAGESIZE]).sum())
+            self._maps[camera] = mm
         return self._maps[camera]
 
 

@@ -171,7 +171,9 @@ class SimSource:
 
     def _picture(self, index: int) -> npt.NDArray[Any]:
         if self._frames is not None:
-            uyvy = np.array(self._frames[index])  # a copy: the record train keeps it
+            # A read-only view of the memory-mapped cache: the record train copies it once, on write,
+            # and the mapping outlives every frame that refers to it.
+            uyvy = self._frames[index]
         elif self._renderer is not None and self._render_lock is not None:
             started = time.perf_counter()
             with self._render_lock:

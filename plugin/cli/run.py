@@ -139,7 +139,8 @@ def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], N
         print("serving; Ctrl-C to stop", flush=True)
         if on_serving is not None:
             threading.Thread(target=on_serving, args=(engine, stop), name="on-serving", daemon=True).start()
-        deadline = time.monotonic() + args.duration if args.duration else None
+        # --duration counts output time: from the first tick (engine.start) to the last.
+        deadline = engine.started_at + args.duration if args.duration else None
         while not stop.is_set():
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -147,6 +148,7 @@ def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], N
     except KeyboardInterrupt:
         pass
     finally:
+        engine.halt()
         for surface in surfaces:
             surface.stop()
         for extra in locals().get("extras", []):
