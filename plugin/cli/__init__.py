@@ -23,7 +23,7 @@ SUBCOMMAND_MODULES = (
     "plugin.cli.profile",
     "plugin.cli.plugins",
     "plugin.cli.bench",
-    "plugin.freeview.cli",
+    "plugin.cli.freeview",
     "io_adapters.sim.cli",
 )
 

@@ -1,0 +1,94 @@
+"""``fvreplay bench render``: how fast the free-viewpoint renderers draw a view, on the CPU and on CUDA.
+
+Times ``depth`` (and ``switch``) at 640x360 from 2 and 4 cameras on the CPU; with a GPU also 1920x1080
+from 4 cameras and 3840x2160, with peak GPU memory. The pictures come from the small analytic test venue
+(the plugin does not import the sim adapter); timing does not depend on what the pictures show.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from plugin.freeview.path import VirtualView
+from plugin.freeview.render import DepthRenderer, SwitchRenderer
+from plugin.freeview.render.base import BaseRenderer
+from plugin.freeview.rig import Rig
+from plugin.freeview.testscene import TestScene, arc_cameras
+
+#: The CPU is shared with other work: benchmarks use at most this many threads.
+CPU_THREADS = 2
+
+
+def _rig_and_images(width: int, height: int, count: int = 5) -> tuple[Rig, dict[str, np.ndarray]]:
+    """A 5-camera arc 7.5 degrees apart; pictures ray-cast at up to 960 wide and resized (timing only)."""
+    scale = min(1.0, 960 / width)
+    small = arc_cameras(count, width=round(width * scale), height_px=round(height * scale))
+    scene = TestScene()
+    images = {}
+    for cam in small:
+        img, _ = scene.render(cam, supersample=1)
+        images[cam.name] = img if scale == 1.0 else cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
+    return Rig(arc_cameras(count, width=width, height_px=height)), images
+
+
+def _time(
+    renderer: BaseRenderer, view: VirtualView, images: dict[str, np.ndarray], size: tuple[int, int], seconds: float
+) -> dict[str, float]:
+    renderer.render(view, images, *size)  # warm-up: caches, allocator, kernels
+    times: list[float] = []
+    start = time.perf_counter()
+    while not times or (time.perf_counter() - start < seconds and len(times) < 200):
+        t0 = time.perf_counter()
+        renderer.render(view, images, *size)  # returns host memory: includes the device sync
+        times.append(time.perf_counter() - t0)
+    return {
+        "median_ms": round(1000 * statistics.median(times), 2),
+        "min_ms": round(1000 * min(times), 2),
+        "frames": len(times),
+    }
+
+
+def bench(options: dict[str, Any]) -> dict[str, Any]:
+    """Time the renderers; options: device ('cpu', 'cuda', 'auto'), seconds (per timed case)."""
+    seconds = float(options.get("seconds") or 2.0)
+    device = str(options.get("device") or "auto")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(threads, CPU_THREADS))
+    results: dict[str, Any] = {"cpu_threads": torch.get_num_threads()}
+    try:
+        with torch.inference_mode():
+            if device in ("cpu", "auto"):
+                rig, images = _rig_and_images(640, 360)
+                view = VirtualView(2.5, rig.default_pivot)
+                cpu: dict[str, Any] = {}
+                for quality in ("draft", "normal"):
+                    for n in (2, 4):
+                        r = DepthRenderer(rig, device="cpu", quality=quality, near=5.0, far=90.0, sources=n)
+                        cpu[f"depth_{quality}_640x360_{n}cams"] = _time(r, view, images, (640, 360), seconds)
+                sw = SwitchRenderer(rig, device="cpu", near=5.0, far=90.0)
+                cpu["switch_640x360"] = _time(sw, view, images, (640, 360), seconds)
+                results["cpu"] = cpu
+            if device in ("cuda", "auto") and torch.cuda.is_available():
+                gpu: dict[str, Any] = {"name": torch.cuda.get_device_name(0)}
+                for (w, h), quality in (((1920, 1080), "normal"), ((1920, 1080), "draft"), ((3840, 2160), "normal")):
+                    rig, images = _rig_and_images(w, h)
+                    view = VirtualView(2.5, rig.default_pivot)
+                    torch.cuda.reset_peak_memory_stats()
+                    r = DepthRenderer(rig, device="cuda", quality=quality, near=5.0, far=90.0, sources=4)
+                    row = _time(r, view, images, (w, h), seconds)
+                    row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+                    gpu[f"depth_{quality}_{w}x{h}_4cams"] = row
+                    sw = SwitchRenderer(rig, device="cuda", near=5.0, far=90.0)
+                    gpu[f"switch_{w}x{h}"] = _time(sw, view, images, (w, h), seconds)
+                results["cuda"] = gpu
+            elif device == "cuda":
+                results["cuda"] = "no CUDA GPU on this machine"
+    finally:
+        torch.set_num_threads(threads)
+    return results

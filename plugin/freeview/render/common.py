@@ -1,0 +1,194 @@
+"""Shared torch machinery for the renderers: devices, image tensors, camera projection into sampling grids.
+
+Everything here is device-generic: the same code runs on the CPU and on CUDA. Sampling grids are float32
+(fp16 grids are off by half a pixel at 1080p); images may be float16 on CUDA where a renderer allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from plugin.errors import RenderError
+from plugin.freeview.camera import CameraModel
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> CUDA when present, else the CPU; 'cuda' without a GPU is an error that says so."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RenderError(f"renderer device {device!r}: no CUDA GPU is available here (use 'cpu' or 'auto')")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise RenderError(f"renderer device {device!r} must be 'cpu', 'cuda' or 'auto'")
+    return torch.device(device)
+
+
+def image_tensor(
+    image: np.ndarray, device: torch.device, dtype: torch.dtype = torch.float32, *, alpha: bool = False
+) -> torch.Tensor:
+    """(H, W, 3) uint8 RGB -> (1, 3, H, W) in [0, 1] on ``device``; with ``alpha`` (1, 4, H, W), alpha = 1.
+
+    Sampled with zero padding, the alpha channel says how much of a sample came from inside the frame.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise RenderError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+    t = torch.from_numpy(np.ascontiguousarray(image)).to(device, non_blocking=True)
+    rgb = t.permute(2, 0, 1).unsqueeze(0).to(dtype).div_(255.0)
+    if not alpha:
+        return rgb
+    return torch.cat([rgb, torch.ones_like(rgb[:, :1])], dim=1)
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) in [0, 1] -> (H, W, 3) uint8 RGB on the host."""
+    img = image.reshape(3, image.shape[-2], image.shape[-1])
+    out = img.float().mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8)
+    return np.ascontiguousarray(out.permute(1, 2, 0).cpu().numpy())
+
+
+def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over a (2r+1)^2 window of (N, C, H, W), zero-padded; separable, O(1) per pixel."""
+    if radius <= 0:
+        return x
+    k = 2 * radius + 1
+    if x.is_cuda or x.dtype != torch.float32:
+        return F.avg_pool2d(x, k, stride=1, padding=radius)
+    # Running sums are the fastest separable box on the CPU (avg_pool2d is 2x slower there).
+    y = F.pad(x, (radius + 1, radius, 0, 0)).cumsum(-1)
+    y = y[..., k:] - y[..., :-k]
+    y = F.pad(y, (0, 0, radius + 1, radius)).cumsum(-2)
+    y = y[..., k:, :] - y[..., :-k, :]
+    return y / (k * k)
+
+
+@dataclass(frozen=True)
+class CameraTensors:
+    """One camera's projection constants on a device, with K folded into grid_sample's [-1, 1] frame."""
+
+    R: torch.Tensor  # (3, 3) world -> camera
+    t: torch.Tensor  # (3,)
+    center: torch.Tensor  # (3,)
+    A: tuple[float, float, float, float, float]  # normalised coords -> grid: ax, skew, bx, ay, by
+    dist: tuple[float, float, float, float, float] | None
+    width: int
+    height: int
+
+    @classmethod
+    def of(cls, cam: CameraModel, device: torch.device) -> CameraTensors:
+        # grid = 2 * pixel / (size - 1) - 1 (align_corners=True: pixel centres at integer coordinates).
+        N = np.array([[2.0 / max(cam.width - 1, 1), 0.0, -1.0], [0.0, 2.0 / max(cam.height - 1, 1), -1.0]])
+        NK = N @ np.vstack([cam.K, [0.0, 0.0, 1.0]])[:3]
+        dist = tuple(float(v) for v in cam.dist) if cam.has_distortion else None
+        return cls(
+            R=torch.tensor(cam.R, dtype=torch.float32, device=device),
+            t=torch.tensor(cam.t, dtype=torch.float32, device=device),
+            center=torch.tensor(cam.center, dtype=torch.float32, device=device),
+            A=(float(NK[0, 0]), float(NK[0, 1]), float(NK[0, 2]), float(NK[1, 1]), float(NK[1, 2])),
+            dist=dist,  # type: ignore[arg-type]
+            width=cam.width,
+            height=cam.height,
+        )
+
+    def grid_along(self, a: torch.Tensor, o: torch.Tensor | None, z: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Grid and depth of the points ``z * a + o`` (camera frame): a (h, w, 3), o (3,), z (K, h, w).
+
+        With ``o``/``z`` None, ``a`` holds the points themselves. The hot path of the depth sweep: for a
+        pinhole camera K is folded into ``a`` and ``o`` first (per pixel, not per hypothesis), so each
+        hypothesis costs three multiply-adds, a reciprocal and two multiplies.
+        """
+        ax, skew, bx, ay, by = self.A
+        if self.dist is None:
+            a = torch.stack(
+                [a[..., 0] * ax + a[..., 1] * skew + a[..., 2] * bx, a[..., 1] * ay + a[..., 2] * by, a[..., 2]],
+                dim=-1,
+            )
+            if o is not None:
+                o = torch.stack([o[0] * ax + o[1] * skew + o[2] * bx, o[1] * ay + o[2] * by, o[2]])
+        if z is None or o is None:
+            X, Y, Z = a[..., 0], a[..., 1], a[..., 2]
+        else:
+            X = torch.addcmul(o[0], z, a[..., 0])
+            Y = torch.addcmul(o[1], z, a[..., 1])
+            Z = torch.addcmul(o[2], z, a[..., 2])
+        # Behind the camera: Z clamps to a tiny positive number, which throws the point far outside.
+        inv = torch.reciprocal(Z.clamp(min=1e-6))
+        out = torch.empty((*Z.shape, 2), dtype=Z.dtype, device=Z.device)
+        if self.dist is None:
+            torch.mul(X, inv, out=out[..., 0])
+            torch.mul(Y, inv, out=out[..., 1])
+            return out, Z
+        x = X * inv
+        y = Y * inv
+        k1, k2, p1, p2, k3 = self.dist
+        r2 = x * x + y * y
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        # The distortion polynomial folds back far outside the frame: keep such points outside.
+        far = (r2 > 4.0) | (Z <= 1e-6)
+        gx = xd * ax + yd * skew + bx
+        gy = yd * ay + by
+        torch.where(far, torch.full_like(gx, 4.0), gx, out=out[..., 0])
+        torch.where(far, torch.full_like(gy, 4.0), gy, out=out[..., 1])
+        return out, Z
+
+
+class PixelGrid:
+    """Homogeneous pixel coordinates of an image size on a device, made once and reused."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, int, str], torch.Tensor] = {}
+
+    def __call__(self, width: int, height: int, device: torch.device) -> torch.Tensor:
+        """(H, W, 3) tensor of (u, v, 1)."""
+        key = (width, height, str(device))
+        if key not in self._cache:
+            v, u = torch.meshgrid(
+                torch.arange(height, device=device, dtype=torch.float32),
+                torch.arange(width, device=device, dtype=torch.float32),
+                indexing="ij",
+            )
+            self._cache[key] = torch.stack([u, v, torch.ones_like(u)], dim=-1)
+        return self._cache[key]
+
+
+def view_rays(cam: CameraModel, pixels: torch.Tensor) -> torch.Tensor:
+    """World-frame ray directions scaled to z_cam = 1 for every pixel of a camera: (H, W, 3).
+
+    A point at depth z along pixel p is ``center + z * rays[p]``. Distortion, if any, is undone
+    (numerically, on the host: a real camera's rays are made once and cached by the caller).
+    """
+    if cam.has_distortion:
+        uv = pixels[..., :2].reshape(-1, 2).cpu().double().numpy()
+        xy = cam.pixel_to_normalized(uv)
+        d = np.concatenate([xy, np.ones((len(xy), 1))], axis=1) @ cam.R
+        return torch.as_tensor(d.reshape(*pixels.shape[:2], 3), dtype=torch.float32, device=pixels.device)
+    M = torch.tensor(cam.R.T @ np.linalg.inv(cam.K), dtype=torch.float32, device=pixels.device)
+    return pixels @ M.T
+
+
+def ground_depth(cam: CameraModel, rays: torch.Tensor, height: float = 0.0) -> torch.Tensor:
+    """Depth z_cam at which each pixel's ray meets the plane z = height; +inf where it never does: (H, W)."""
+    cz = float(cam.center[2]) - height
+    dz = rays[..., 2]
+    with torch.no_grad():
+        z = -cz / torch.where(dz.abs() > 1e-9, dz, torch.full_like(dz, 1e-9))
+    return torch.where(z > 0, z, torch.full_like(z, float("inf")))
+
+
+def sample(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of a (1, C, H, W) image at grids (N, h, w, 2) -> (N, C, h, w); outside reads 0."""
+    n = grid.shape[0]
+    g = grid.to(image.dtype)
+    return F.grid_sample(image.expand(n, -1, -1, -1), g, mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+def check_images(images: Mapping[str, np.ndarray], names: list[str]) -> None:
+    missing = [n for n in names if n not in images]
+    if missing:
+        raise RenderError(f"renderer needs images of {', '.join(missing)}; got {', '.join(images) or 'none'}")

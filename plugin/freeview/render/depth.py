@@ -1,0 +1,480 @@
+"""In-between views synthesised from the nearest cameras by a depth sweep in the virtual camera.
+
+The pipeline, all batched torch (no Python loop over pixels or planes; the same code on CPU and CUDA):
+
+1. Hypotheses per virtual pixel: fronto-parallel planes evenly spaced in inverse depth (equal steps of
+   disparity) over [near, far], plus the pitch: where the pixel's ray meets z = 0 (exact, so it is tried
+   first and at every level, with a small bonus). Nothing lies below the pitch: deeper planes are ruled out.
+2. Coarse sweep at about 80 pixels wide (a pyramid of area-averaged, undistorted sources): every source is
+   sampled at every hypothesis with one batched grid_sample. Photo-consistency: the truncated colour
+   difference of every pair of sources, box-averaged over the samples both sources see, leaving out the
+   source that disagrees most (an occluded one). Winner takes all.
+3. Coarse to fine: at each finer level a pixel tries its nearest coarse pixel's depth +- a few pixels of
+   disparity (a parabola through the costs gives the sub-step), its other coarse neighbours' depths (so
+   depth edges snap to the right side) and the pitch.
+4. Blending at full resolution: each source's colour where it sees the pixel's point, weighted by
+   closeness along the rig (a tent in s: at integer s exactly the camera's own re-aimed image, whatever
+   the depth), times visibility: geometric (a z-buffer of the virtual view's points splatted into each
+   source) and photometric (a source far from the median colour of the visible ones counts less).
+   Pixels no bracketing camera sees take the nearest camera that sees them; pixels no camera sees at
+   all continue the nearest camera's frame edge.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from plugin.freeview.camera import CameraModel
+from plugin.freeview.render.base import BaseRenderer
+from plugin.freeview.render.common import (
+    CameraTensors,
+    box_filter,
+    ground_depth,
+    sample,
+    view_rays,
+)
+from plugin.freeview.rig import Rig
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """How hard the depth renderer works, per quality level."""
+
+    coarse_width: int  # the full sweep runs at about this width (a power-of-two fraction of the output)
+    planes: int  # most fronto-parallel planes in the full sweep
+    plane_step: float  # plane spacing, in pixels of disparity of the widest baseline at the coarse level
+    radius: int  # box aggregation radius at levels of 1/4 resolution and coarser
+    fine_radius: int  # box aggregation radius at 1/2 and full resolution
+    finest: int  # local depth search down to 1/finest resolution; below it pixels only choose
+    search: tuple[int, ...]  # +- steps of disparity searched at each finer level (last one repeats)
+    sources: int  # cameras used: the two bracketing and the next ones out
+    truncate: float  # colour difference (0..1) above which a pair disagrees, full stop
+    ground_bias: float  # cost bonus of the pitch hypothesis (a prior: most pixels are pitch)
+    agreement: float = 0.2  # blending: a source this far (0..1) from the median colour gets weight 1/e; 0: off
+
+
+SETTINGS = {
+    "draft": SweepSettings(
+        coarse_width=80,
+        planes=64,
+        plane_step=2.0,
+        radius=3,
+        fine_radius=2,
+        finest=2,
+        search=(3, 2, 1),
+        sources=2,
+        truncate=0.12,
+        ground_bias=0.001,
+    ),
+    "normal": SweepSettings(
+        coarse_width=80,
+        planes=96,
+        plane_step=1.5,
+        radius=4,
+        fine_radius=3,
+        finest=2,
+        search=(3, 2, 1),
+        sources=4,
+        truncate=0.12,
+        ground_bias=0.001,
+    ),
+    "high": SweepSettings(
+        coarse_width=120,
+        planes=160,
+        plane_step=1.0,
+        radius=4,
+        fine_radius=3,
+        finest=1,
+        search=(4, 3, 2),
+        sources=4,
+        truncate=0.12,
+        ground_bias=0.001,
+    ),
+}
+
+#: Widest level swept in float16 on CUDA: beyond it fp16 grid coordinates are off by more than 1/4 pixel.
+_FP16_MAX_WIDTH = 1024
+
+
+@dataclass
+class Sampled:
+    """Every source sampled at the chosen depth of every target pixel."""
+
+    colors: torch.Tensor  # (n, 3, H, W)
+    alpha: torch.Tensor  # (n, H, W) how much of the sample lies inside the source's frame (0..1)
+    zsrc: torch.Tensor  # (n, H, W) depth of the point in each source
+    grids: torch.Tensor  # (n, H, W, 2)
+
+
+@dataclass
+class Level:
+    """One pyramid level: the target camera and the sources at that resolution, and the target's rays."""
+
+    factor: int
+    target: CameraModel
+    srcs: list[tuple[CameraModel, torch.Tensor]]
+    rays: torch.Tensor  # (h, w, 3) world rays scaled to z_cam = 1
+    ground: torch.Tensor  # (h, w) depth of the pitch along each ray (inf: none)
+    reference: torch.Tensor | None
+
+
+def _factors(width: int, coarse_width: int) -> list[int]:
+    factor = 1
+    while width / (factor * 2) >= coarse_width:
+        factor *= 2
+    out = []
+    while factor >= 1:
+        out.append(factor)
+        factor //= 2
+    return out
+
+
+class DepthRenderer(BaseRenderer):
+    """Depth-sweep view synthesis from the 2–4 cameras nearest the view (see the module docstring)."""
+
+    mode = "depth"
+
+    def __init__(
+        self,
+        rig: Rig,
+        *,
+        device: str = "auto",
+        quality: str = "normal",
+        near: float,
+        far: float,
+        ground_plane: bool = True,
+        sources: int | None = None,
+    ) -> None:
+        super().__init__(rig, device=device, quality=quality, near=near, far=far, ground_plane=ground_plane)
+        self.settings = SETTINGS[quality]
+        self.n_sources = max(2, int(sources or self.settings.sources))
+        # The sweep runs in half precision on CUDA (grids stay float32); the blend in float32.
+        self.sweep_dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self._undistort: dict[tuple[str, int, int], tuple[CameraModel, torch.Tensor]] = {}
+
+    def sources_at(self, s: float) -> list[str]:
+        return self.names(self.rig.neighbours(s, self.n_sources))
+
+    # --- the engine's entry point -------------------------------------------------------------
+
+    def render_camera(self, target: CameraModel, s: float, pivot: np.ndarray, images: Mapping[str, np.ndarray]) -> torch.Tensor:
+        idx = self.rig.neighbours(s, self.n_sources)
+        srcs = self.load(images, self.names(idx), alpha=True)
+        depth = self.estimate_depth(target, srcs)
+        sampled = self.sample_at(target, srcs, depth)
+        return self.blend(target, s, idx, srcs, sampled)
+
+    # --- depth ----------------------------------------------------------------------------------
+
+    def pyramid(
+        self,
+        target: CameraModel,
+        srcs: list[tuple[CameraModel, torch.Tensor]],
+        reference: torch.Tensor | None,
+    ) -> list[Level]:
+        """Coarse to fine levels; sources are area-averaged from the level below (float16 on CUDA)."""
+        levels: list[Level] = []
+        imgs = [img for _, img in srcs]
+        ref = reference
+        for factor in reversed(_factors(target.width, self.settings.coarse_width)):
+            w, h = max(round(target.width / factor), 1), max(round(target.height / factor), 1)
+            dtype = self.sweep_dtype if w <= _FP16_MAX_WIDTH else torch.float32
+            cam_l = target if factor == 1 else target.scaled(w, h)
+            lvl_srcs = []
+            for k, (cam, _) in enumerate(srcs):
+                sw, sh = max(round(cam.width / factor), 1), max(round(cam.height / factor), 1)
+                if imgs[k].shape[-2:] != (sh, sw):
+                    imgs[k] = F.interpolate(imgs[k], size=(sh, sw), mode="area")
+                lvl_srcs.append(self._pinhole(self.source_camera(cam.name, sw, sh), imgs[k], dtype))
+            if ref is not None and ref.shape[-2:] != (h, w):
+                ref = F.interpolate(ref, size=(h, w), mode="area")
+            rays = view_rays(cam_l, self.pixels(w, h, self.device))
+            ground = ground_depth(cam_l, rays) if self.ground_plane else torch.full((h, w), float("inf"), device=self.device)
+            levels.append(Level(factor, cam_l, lvl_srcs, rays, ground, None if ref is None else ref.to(dtype)))
+        return levels[::-1]  # coarsest first
+
+    def depth_map(
+        self,
+        target: CameraModel,
+        srcs: list[tuple[CameraModel, torch.Tensor]],
+        reference: torch.Tensor | None = None,
+    ) -> np.ndarray:
+        """(H, W) float32 depth in metres on the host, NaN where no two views agree on the point."""
+        depth = self.estimate_depth(target, srcs, reference)
+        finest = self.pyramid(target, srcs, reference)[-1]
+        cost = self._cost(finest, torch.where(torch.isfinite(depth), depth, torch.full_like(depth, self.far)).unsqueeze(0))
+        known = torch.isfinite(depth) & (cost[0] < 0.5 * self.settings.truncate)
+        return torch.where(known, depth, torch.full_like(depth, float("nan"))).cpu().numpy().astype(np.float32)
+
+    def _pinhole(self, cam: CameraModel, image: torch.Tensor, dtype: torch.dtype) -> tuple[CameraModel, torch.Tensor]:
+        """A distorted source undistorted into a pinhole camera with the same K (the sweep's hot path
+        then needs no distortion polynomial per hypothesis); the undistortion grid is made once."""
+        if not cam.has_distortion:
+            return cam, image.to(dtype)
+        key = (cam.name, cam.width, cam.height)
+        if key not in self._undistort:
+            pix = self.pixels(cam.width, cam.height, self.device)
+            normalized = pix @ torch.tensor(np.linalg.inv(cam.K).T, dtype=torch.float32, device=self.device)
+            grid, _ = self.tensors(cam).grid_along(normalized, None, None)
+            pinhole = CameraModel(f"{cam.name}|pinhole", cam.width, cam.height, cam.K, cam.R, cam.t)
+            self._undistort[key] = (pinhole, grid.unsqueeze(0))
+        pinhole, grid = self._undistort[key]
+        return pinhole, sample(image, grid).to(dtype)
+
+    def estimate_depth(
+        self,
+        target: CameraModel,
+        srcs: list[tuple[CameraModel, torch.Tensor]],
+        reference: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(H, W) depth z_cam of every pixel of ``target`` from the sources (float32; inf: sky/none).
+
+        ``srcs`` images carry an alpha channel (``load(..., alpha=True)``). With ``reference`` (the
+        target's own (1, 3, H, W) image) costs compare each source with it instead of the sources with
+        each other (the ``fvreplay depth`` command).
+        """
+        levels = self.pyramid(target, srcs, reference)
+        baseline = max(float(np.linalg.norm(cam.center - target.center)) for cam, _ in srcs)
+        baseline = max(baseline, 1e-6)
+        st = self.settings
+        # Level 0: the full sweep, planes evenly spaced in inverse depth (equal steps of disparity).
+        lvl = levels[0]
+        f0 = float(lvl.target.fx)
+        span = 1.0 / self.near - 1.0 / self.far
+        count = int(min(st.planes, max(8, np.ceil(span * f0 * baseline / st.plane_step) + 1)))
+        rho = torch.linspace(1.0 / self.far, 1.0 / self.near, count, device=self.device)
+        h, w = lvl.ground.shape
+        hyp = torch.cat([lvl.ground.unsqueeze(0), (1.0 / rho).view(-1, 1, 1).expand(-1, h, w)])
+        cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
+        depth = torch.gather(hyp, 0, cost.min(dim=0, keepdim=True).indices)[0]
+        # Finer levels: each pixel tries its nearest coarse pixel's depth +- a few pixels of disparity
+        # (a parabola through the costs refines the best), its other coarse neighbours' depths (edges
+        # snap to the right side), and the pitch.
+        for k, lvl in enumerate(levels[1:]):
+            step = 1.0 / (float(lvl.target.fx) * baseline)
+            reach = st.search[min(k, len(st.search) - 1)] if lvl.factor >= st.finest else 0
+            depth = self._refine(lvl, depth, step, reach)
+        return depth
+
+    def _refine(self, lvl: Level, coarse: torch.Tensor, step: float, reach: int) -> torch.Tensor:
+        """One level finer: candidates from the coarse depth (+- ``reach`` steps of inverse depth ``step``
+        around the nearest coarse pixel's, the other three neighbours' as they are) and the pitch."""
+        h, w = lvl.ground.shape
+        ch, cw = coarse.shape
+        dev = self.device
+        ys = ((torch.arange(h, device=dev, dtype=torch.float32) + 0.5) * ch / h - 0.5).clamp(0, ch - 1)
+        xs = ((torch.arange(w, device=dev, dtype=torch.float32) + 0.5) * cw / w - 0.5).clamp(0, cw - 1)
+        yn, xn = ys.round().long(), xs.round().long()  # the nearest coarse pixel
+        # The other three of the 2x2 coarse pixels around this one.
+        yo = torch.where(ys >= yn, yn + 1, yn - 1).clamp(0, ch - 1)
+        xo = torch.where(xs >= xn, xn + 1, xn - 1).clamp(0, cw - 1)
+        nearest = coarse[yn][:, xn]
+        others = [coarse[yo][:, xn], coarse[yn][:, xo], coarse[yo][:, xo]]
+        rho = 1.0 / nearest
+        floor = 0.25 / self.far
+        offsets = list(range(-reach, reach + 1))
+        group = [1.0 / (rho + o * step).clamp(min=floor) for o in offsets]
+        hyp = torch.stack([lvl.ground, *group, *others])
+        cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
+        best = cost.min(dim=0, keepdim=True).indices
+        depth = torch.gather(hyp, 0, best)[0]
+        if reach > 0:
+            # Sub-step refinement inside the searched group: a parabola through the best and its two
+            # neighbours in the group.
+            g = cost[1 : 2 + 2 * reach]
+            j = g.min(dim=0, keepdim=True).indices.clamp(1, 2 * reach - 1)
+            cm, c0, cp = (torch.gather(g, 0, j + d)[0] for d in (-1, 0, 1))
+            curv = cm - 2 * c0 + cp
+            shift = torch.where(curv > 1e-6, 0.5 * (cm - cp) / curv.clamp(min=1e-6), torch.zeros_like(c0))
+            shift = shift.clamp(-0.5, 0.5) + (j[0] - reach).float()
+            refined = 1.0 / (rho + shift * step).clamp(min=floor)
+            in_group = (best[0] >= 1) & (best[0] <= 1 + 2 * reach)
+            depth = torch.where(in_group, refined, depth)
+        return depth
+
+    def _priors(self, cost: torch.Tensor, hyp: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
+        """The pitch prior: hypothesis 0 (the pitch) gets a small bonus; nothing lies below the pitch."""
+        big = 8.0 * self.settings.truncate
+        finite = torch.isfinite(ground)
+        first = torch.where(finite, cost[0] - self.settings.ground_bias, torch.full_like(cost[0], big))
+        below = finite.unsqueeze(0) & (hyp[1:] > ground.unsqueeze(0) * 1.01)
+        rest = torch.where(below, torch.full_like(cost[1:], big), cost[1:])
+        return torch.cat([first.unsqueeze(0), rest])
+
+    def _warp(
+        self,
+        lvl_target: CameraModel,
+        rays: torch.Tensor,
+        srcs: list[tuple[CameraModel, torch.Tensor]],
+        hyp: torch.Tensor,
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Every source sampled at every hypothesis: ((K, C, h, w) samples, (K, h, w) depth, grid)."""
+        C = torch.tensor(lvl_target.center, dtype=torch.float32, device=self.device)
+        z = torch.where(torch.isfinite(hyp), hyp, torch.full_like(hyp, self.far * 1e3))
+        out = []
+        for cam, img in srcs:
+            ct: CameraTensors = self.tensors(cam)
+            a = rays @ ct.R.T  # (h, w, 3): ray directions in the source frame
+            o = ct.R @ C + ct.t  # the target centre in the source frame
+            grid, zsrc = ct.grid_along(a, o, z)
+            out.append((sample(img, grid), zsrc, grid))
+        return out
+
+    def _cost(self, lvl: Level, hyp: torch.Tensor) -> torch.Tensor:
+        """(K, h, w) occlusion-robust photo-consistency cost of each hypothesis (float32).
+
+        Each pair of sources (or reference and source) gives a truncated colour difference where both
+        see the point; the window mean runs over the pairs' valid samples only, so a hypothesis is never
+        judged by a camera that cannot see it. With three or more sources (two with a reference) the
+        source that disagrees most is left out, per pixel and hypothesis, where that lowers the cost (it
+        is probably occluded there). Sums are kept per source (each pair counted for both of its
+        sources), so every leave-one-out combination costs one subtraction; one box filter follows.
+        """
+        warped = self._warp(lvl.target, lvl.rays, lvl.srcs, hyp)
+        cols = [smp[:, :3] for smp, _, _ in warped]
+        valid = [(smp[:, 3] > 0.5).to(smp.dtype) for smp, _, _ in warped]
+        tau = self.settings.truncate
+        n = len(cols)
+        num: list[torch.Tensor] = [torch.zeros_like(valid[0]) for _ in range(n)]
+        den: list[torch.Tensor] = [torch.zeros_like(valid[0]) for _ in range(n)]
+        if lvl.reference is not None:
+            for j in range(n):
+                num[j] = (lvl.reference - cols[j]).abs().mean(dim=1).clamp_(max=tau) * valid[j]
+                den[j] = valid[j]
+            shared = 1.0  # each term belongs to one source
+        else:
+            for j, k in itertools.combinations(range(n), 2):
+                ok = valid[j] * valid[k]
+                diff = (cols[j] - cols[k]).abs().mean(dim=1).clamp_(max=tau) * ok
+                num[j] = num[j] + diff
+                num[k] = num[k] + diff
+                den[j] = den[j] + ok
+                den[k] = den[k] + ok
+            shared = 0.5  # each pair was added to both of its sources
+        radius = self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
+        total_num = torch.stack(num).sum(0) * shared
+        total_den = torch.stack(den).sum(0) * shared
+        cost = total_num / total_den.clamp(min=1e-6)
+        support = total_den
+        if n >= 3 or (lvl.reference is not None and n >= 2):
+            # Per pixel and hypothesis, leave out the source that disagrees most where that lowers the
+            # cost (it is probably occluded there); then average over the window.
+            for j in range(n):
+                rest_den = total_den - den[j]
+                rest = (total_num - num[j]) / rest_den.clamp(min=1e-6)
+                better = (rest_den > 0.5) & (rest < cost)
+                cost = torch.where(better, rest, cost)
+                support = torch.where(better, rest_den, support)
+        has = (support > 0.5).to(cost.dtype)
+        agg = box_filter(torch.stack([cost * has, has], dim=1).float(), radius)
+        return torch.where(agg[:, 1] > 0.05, agg[:, 0] / agg[:, 1].clamp(min=1e-6), torch.full_like(agg[:, 0], tau))
+
+    # --- colour ---------------------------------------------------------------------------------
+
+    def sample_at(self, target: CameraModel, srcs: list[tuple[CameraModel, torch.Tensor]], depth: torch.Tensor) -> Sampled:
+        """Every source at the point each target pixel sees at ``depth`` (H, W), in float32."""
+        rays = view_rays(target, self.pixels(target.width, target.height, self.device))
+        warped = self._warp(target, rays, srcs, depth.unsqueeze(0))
+        smp = torch.cat([x for x, _, _ in warped]).float()
+        alpha = smp[:, 3]
+        return Sampled(
+            colors=smp[:, :3] / alpha.clamp(min=1e-3).unsqueeze(1),
+            alpha=alpha,
+            zsrc=torch.cat([z for _, z, _ in warped]),
+            grids=torch.cat([g for _, _, g in warped]),
+        )
+
+    def visibility(self, target: CameraModel, srcs: list[tuple[CameraModel, torch.Tensor]], sampled: Sampled) -> torch.Tensor:
+        """(n, H, W) bool: whether each source sees the target's point (not hidden behind another one).
+
+        The target's points are splatted into each source's z-buffer (nearest depth per source pixel);
+        a point is visible when it is within 3 % of the nearest depth at its pixel.
+        """
+        vis = []
+        for j, (cam, _) in enumerate(srcs):
+            ok = sampled.alpha[j] > 0.5
+            if np.linalg.norm(cam.center - target.center) < 1e-6:
+                vis.append(ok)  # the same centre: nothing the target sees can be hidden from it
+                continue
+            grid, z = sampled.grids[j], sampled.zsrc[j]
+            px = ((grid[..., 0] + 1) * (0.5 * (cam.width - 1))).round_().long().clamp_(0, cam.width - 1)
+            py = ((grid[..., 1] + 1) * (0.5 * (cam.height - 1))).round_().long().clamp_(0, cam.height - 1)
+            flat = (py * cam.width + px).reshape(-1)
+            zz = torch.where(ok, z, torch.full_like(z, float("inf"))).reshape(-1)
+            zbuf = torch.full((cam.width * cam.height,), float("inf"), device=self.device)
+            zbuf.scatter_reduce_(0, flat, zz, reduce="amin", include_self=True)
+            vis.append((zz <= zbuf[flat] * 1.03).view_as(ok) & ok)
+        return torch.stack(vis)
+
+    def blend(
+        self,
+        target: CameraModel,
+        s: float,
+        idx: list[int],
+        srcs: list[tuple[CameraModel, torch.Tensor]],
+        sampled: Sampled,
+    ) -> torch.Tensor:
+        """Visibility-aware blend: tent weights in s over the visible sources, nearest visible as fallback."""
+        s = self.rig.path.clamp(s)
+        vis = self.visibility(target, srcs, sampled).float() * sampled.alpha
+        dist = torch.tensor([abs(s - (i + 1)) for i in idx], device=self.device).view(-1, 1, 1)
+        tent = (1.0 - dist).clamp(min=0.0)
+        near = 1.0 / (dist + 0.05) ** 4  # "the nearest camera that sees it", softly
+        w = tent * vis
+        sigma = self.settings.agreement
+        if sigma > 0 and len(idx) >= 3:
+            # Photometric visibility on top of the geometric one: a source whose colour is far from the
+            # median of the visible sources (hidden by something the depth missed) counts less.
+            cols = sampled.colors
+            seen = torch.where(vis.unsqueeze(1) > 0.5, cols, torch.full_like(cols, float("nan")))
+            median = seen.nanmedian(dim=0).values
+            median = torch.where(torch.isnan(median), cols[0], median)
+            agree = torch.exp(-(((cols - median.unsqueeze(0)).abs().mean(dim=1) / sigma) ** 2))
+            weighed = w * agree
+            w = torch.where(weighed.sum(0, keepdim=True) > 1e-3, weighed, w)
+        total = w.sum(0, keepdim=True)
+        w = torch.where(total > 1e-3, w, near * vis)
+        total = w.sum(0, keepdim=True)
+        w = torch.where(total > 1e-9, w, near * sampled.alpha)
+        total = w.sum(0, keepdim=True)
+        out = (sampled.colors * (w / total.clamp(min=1e-12)).unsqueeze(1)).sum(0, keepdim=True)
+        # What no source sees at all (outside every frame) continues the nearest camera's edge.
+        j = self._nearest(idx, s)
+        img = srcs[j][1]
+        edge = F.grid_sample(
+            img[:, :3].float(), sampled.grids[j : j + 1].clamp(-1, 1), mode="bilinear", padding_mode="border", align_corners=True
+        )
+        return torch.where(total > 1e-12, out, edge)
+
+    def _nearest(self, idx: list[int], s: float) -> int:
+        return min(range(len(idx)), key=lambda k: abs(s - (idx[k] + 1)))
+
+
+class OracleRenderer(DepthRenderer):
+    """Evaluation only: the depth renderer's sources and blending, given the TRUE depth of the view.
+
+    The ceiling for depth-sweep rendering: every error left is occlusion, sampling and blending.
+    """
+
+    mode = "oracle"
+
+    def render_with_depth(
+        self,
+        target: CameraModel,
+        s: float,
+        images: Mapping[str, np.ndarray],
+        depth: np.ndarray,
+    ) -> torch.Tensor:
+        """(1, 3, H, W) image of ``target`` from the view's true depth (H, W) z_cam (inf or NaN: sky)."""
+        idx = self.rig.neighbours(s, self.n_sources)
+        srcs = self.load(images, self.names(idx), alpha=True)
+        d = torch.as_tensor(np.asarray(depth, np.float32), device=self.device)
+        d = torch.where(torch.isfinite(d), d, torch.full_like(d, float("inf")))
+        sampled = self.sample_at(target, srcs, d)
+        return self.blend(target, s, idx, srcs, sampled)

@@ -1,0 +1,179 @@
+"""The renderers: cut, switch (rotation homography), crossfade and depth, on a small ray-cast venue.
+
+Every test runs on the CPU; the same tests run on CUDA where there is a GPU (skipped otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from plugin.errors import RenderError
+from plugin.freeview.camera import CameraModel
+from plugin.freeview.evaluate import psnr
+from plugin.freeview.path import VirtualView
+from plugin.freeview.render import DepthRenderer, ViewRenderer, make_renderer
+from plugin.freeview.rig import Rig
+from plugin.freeview.testscene import TestScene, arc_cameras
+
+W, H = 320, 180
+DEVICES = [
+    "cpu",
+    pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")]),
+]
+
+
+@pytest.fixture(autouse=True)
+def _few_threads() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(before, 2))
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def venue() -> tuple[TestScene, Rig, dict[str, np.ndarray]]:
+    scene = TestScene()
+    cams = arc_cameras(5, width=W, height_px=H)
+    return scene, Rig(cams), {c.name: scene.render(c)[0] for c in cams}
+
+
+def test_make_renderer_gives_every_mode_the_engine_interface() -> None:
+    rig = Rig(arc_cameras(5, width=W, height_px=H))
+    view = VirtualView(2.5, rig.default_pivot)
+    counts = {}
+    for mode in ("cut", "switch", "depth", "crossfade", "oracle"):
+        r = make_renderer(mode, rig, device="cpu", near=5.0, far=90.0)
+        assert isinstance(r, ViewRenderer) and r.mode == mode
+        counts[mode] = len(r.sources_for(view))
+    assert counts["cut"] == counts["switch"] == 1
+    assert 2 <= counts["depth"] <= 4
+    assert make_renderer("depth", rig, device="cpu", quality="draft", near=5.0, far=90.0).sources_for(view) == ["cam02", "cam03"]
+    with pytest.raises(RenderError, match="mode 'warp' is unknown"):
+        make_renderer("warp", rig, near=5.0, far=90.0)
+    with pytest.raises(RenderError, match="near < far"):
+        make_renderer("depth", rig, near=50.0, far=5.0)
+    if not torch.cuda.is_available():
+        with pytest.raises(RenderError, match="no CUDA GPU"):
+            make_renderer("switch", rig, device="cuda", near=5.0, far=90.0)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_cut_shows_the_nearest_camera(venue, device: str) -> None:  # type: ignore[no-untyped-def]
+    _, rig, images = venue
+    r = make_renderer("cut", rig, device=device, near=5.0, far=90.0)
+    view = VirtualView(3.4, rig.default_pivot)
+    assert r.sources_for(view) == ["cam03"]
+    np.testing.assert_array_equal(r.render(view, images, W, H), images["cam03"])
+    half = r.render(VirtualView(3.5, rig.default_pivot), images, W // 2, H // 2)
+    assert half.shape == (H // 2, W // 2, 3) and half.dtype == np.uint8
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_switch_at_integer_s_is_the_rotation_homography(device: str) -> None:
+    # Cameras aimed off the pivot and rolled a little, so re-aiming really turns them.
+    pivot = np.array([0.0, 0.0, 1.0])
+    scene = TestScene()
+    cams = []
+    for cam in arc_cameras(4, spacing_deg=10, width=W, height_px=H, focal_px=330):
+        aim = pivot + np.array([2.5, -1.0, 0.8]) * (1 if cam.name in ("cam01", "cam03") else -1)
+        c = CameraModel.look_at(cam.name, cam.center, aim, width=W, height=H, focal_px=330 + 10 * len(cams))
+        roll = cv2.Rodrigues(np.array([0.0, 0.0, 0.03]))[0]
+        cams.append(c.with_pose(roll @ c.R, roll @ c.t))
+    rig = Rig(cams)
+    images = {c.name: scene.render(c, supersample=1)[0] for c in cams}
+    r = make_renderer("switch", rig, device=device, near=5.0, far=90.0)
+    for s in (2, 3):
+        view = VirtualView(s, pivot)
+        got = r.render(view, images, W, H)
+        v, c = rig.view_camera(view, W, H), cams[s - 1]
+        Hmat = v.K @ v.R @ c.R.T @ np.linalg.inv(c.K)
+        want = cv2.warpPerspective(
+            images[c.name], Hmat, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
+        diff = np.abs(got.astype(int) - want.astype(int))
+        assert np.mean(diff) < 0.6, f"s={s}: mean difference {np.mean(diff):.2f} levels"
+        inner = diff[4:-4, 4:-4]
+        assert np.percentile(inner, 99.5) <= 3
+        assert np.mean(np.abs(got.astype(int) - images[c.name].astype(int))) > 10  # it did turn
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_switch_turns_about_the_pivot_with_matched_scale(venue, device: str) -> None:  # type: ignore[no-untyped-def]
+    scene, rig, images = venue
+    r = make_renderer("switch", rig, device=device, near=5.0, far=90.0)
+    pivot = np.array([4.0, 2.0, 0.0])  # off-centre: every camera has to turn to it
+    for s, source in ((1.6, "cam02"), (2.4, "cam02"), (4.0, "cam04")):
+        view = VirtualView(s, pivot)
+        v = rig.view_camera(view, W, H)
+        seen_from = r.reaimed_camera(rig.camera(source), v, pivot)  # type: ignore[attr-defined]
+        # The re-aimed camera stands where the real one does, looks at the pivot with a level horizon,
+        # and shows the pivot at the virtual view's size (a 1 m bar at the pivot spans the same pixels).
+        np.testing.assert_allclose(seen_from.center, rig.camera(source).center, atol=1e-9)
+        uv_v, _ = v.project(np.array([pivot, pivot + v.R[0]]))  # a 1 m bar across each line of sight
+        uv_s, _ = seen_from.project(np.array([pivot, pivot + seen_from.R[0]]))
+        np.testing.assert_allclose(uv_s[0], [(W - 1) / 2, (H - 1) / 2], atol=1e-6)
+        assert np.linalg.norm(uv_s[1] - uv_s[0]) == pytest.approx(np.linalg.norm(uv_v[1] - uv_v[0]), rel=1e-9)
+        assert abs(seen_from.R[0, 2]) < 1e-12
+        # And the picture is that camera's view, re-aimed: compare with the venue seen from it.
+        truth, _ = scene.render(seen_from)
+        out = r.render(view, images, W, H)
+        covered = out.sum(axis=2) > 0
+        assert covered.mean() > 0.6
+        assert psnr(out[covered], truth[covered]) > 27
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_depth_beats_crossfade_between_cameras(venue, device: str) -> None:  # type: ignore[no-untyped-def]
+    scene, rig, images = venue
+    pivot = rig.default_pivot
+    depth = make_renderer("depth", rig, device=device, near=5.0, far=90.0)
+    fade = make_renderer("crossfade", rig, device=device, near=5.0, far=90.0)
+    switch = make_renderer("switch", rig, device=device, near=5.0, far=90.0)
+    view = VirtualView(2.5, pivot)
+    truth, _ = scene.render(rig.view_camera(view, W, H))
+    p_depth = psnr(depth.render(view, images, W, H), truth)
+    p_fade = psnr(fade.render(view, images, W, H), truth)
+    p_switch = psnr(switch.render(view, images, W, H), truth)
+    assert p_depth >= 24.0, f"depth {p_depth:.2f} dB"
+    assert p_fade < 22.0 and p_switch < 20.0, f"crossfade {p_fade:.2f} dB, switch {p_switch:.2f} dB"
+    assert p_depth >= p_fade + 4.0
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_depth_at_integer_s_is_the_cameras_own_reaimed_image(venue, device: str) -> None:  # type: ignore[no-untyped-def]
+    _, rig, images = venue
+    pivot = rig.default_pivot + np.array([1.5, -1.0, 0.0])
+    depth = make_renderer("depth", rig, device=device, near=5.0, far=90.0)
+    switch = make_renderer("switch", rig, device=device, near=5.0, far=90.0)
+    view = VirtualView(3, pivot)
+    a, b = depth.render(view, images, W, H), switch.render(view, images, W, H)
+    # Where the re-aimed camera sees the view (turning it leaves wedges it does not see, which the
+    # depth renderer fills from its neighbours), the two agree.
+    white = {name: np.full_like(img, 255) for name, img in images.items()}
+    seen = cv2.erode((switch.render(view, white, W, H)[..., 0] == 255).astype(np.uint8), np.ones((5, 5)))
+    assert seen.mean() > 0.8
+    assert psnr(a[seen > 0], b[seen > 0]) > 45
+    assert a[seen == 0].mean() > 20  # the wedges are filled, not black
+    # Just off a camera the picture moves on smoothly (no pop): close to the camera's own.
+    near_view = depth.render(VirtualView(3.02, pivot), images, W, H)
+    assert psnr(near_view[seen > 0], b[seen > 0]) > 28
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_depth_sweep_finds_the_scene_depth(venue, device: str) -> None:  # type: ignore[no-untyped-def]
+    scene, rig, images = venue
+    r = DepthRenderer(rig, device=device, near=5.0, far=90.0)
+    target = rig.view_camera(VirtualView(2.5, rig.default_pivot), W, H)
+    _, truth = scene.render(target)
+    with torch.inference_mode():
+        srcs = r.load(images, r.sources_at(2.5), alpha=True)
+        est = r.estimate_depth(target, srcs).cpu().numpy()
+    ok = np.isfinite(truth)
+    rel = np.abs(est[ok] / truth[ok] - 1)
+    assert np.median(rel) < 0.005
+    assert np.mean(rel < 0.03) > 0.85
