@@ -87,6 +87,10 @@ class _Channel:
     tally_program: bool = False
     tally_preview: bool = False
     status: ChannelStatus | None = None
+    held: int = 0
+    move_keys: list[tuple[Any, ...]] = field(default_factory=list)
+    move_requested: float = 0.0
+    move_wait_s: float | None = None
     renders: OrderedDict[tuple[Any, ...], Future[npt.NDArray[np.uint8]]] = field(default_factory=OrderedDict)
 
 
@@ -421,7 +425,7 @@ class Engine:
             t.pivot = (float(c.x), float(c.y), float(c.z))
             return _ok(f"pivot ({c.x:.2f}, {c.y:.2f}, {c.z:.2f})")
         if isinstance(c, cmd.PlayMove):
-            return self._play_move(t, c)
+            return self._play_move(chan, t, c)
         raise CommandError(f"{c.verb} is not a command this engine knows")
 
     def _select_camera(self, t: Transport, c: cmd.SelectCamera) -> cmd.CommandResult:
@@ -524,7 +528,7 @@ class Engine:
             else:
                 yield slot, frame.tai_ns, frame.data.tobytes(), frame.pixel_format.value, tuple(frame.data.shape)
 
-    def _play_move(self, t: Transport, c: cmd.PlayMove) -> cmd.CommandResult:
+    def _play_move(self, chan: _Channel, t: Transport, c: cmd.PlayMove) -> cmd.CommandResult:
         from plugin.freeview.move import Move
 
         data = c.move
@@ -535,13 +539,28 @@ class Engine:
         if data is None:
             raise CommandError("play move: give a move or a clip with one")
         move = Move.from_dict(data)
-        t.move, t.move_t, t.move_id = move, Fraction(0), c.clip_id
         if move.time_mode == "play":
             t.set_speed(move.speed)
         else:
             t.still()
-            t.move = move
-        return _ok(f"move of {move.duration:g} s")
+        t.move, t.move_t, t.move_id = move, Fraction(0), c.clip_id
+        if self.renderer is None:
+            return _ok(f"move of {move.duration:g} s (views cut to the nearest camera: no renderer)")
+        # Render ahead: the move's frames are known now; it flies once its first frames are ready,
+        # so a renderer slower than real time delays the start instead of stuttering the flight.
+        ticks = int(math.ceil(move.duration * float(self.rate.fps))) + 1
+        ahead = min(ticks, self.profile.renderer.render_ahead)
+        clip_id = t.segment.clip.clip_id if t.segment.clip else None
+        chan.move_keys = [
+            (slot, round(s, 4), round(zoom, 4), t.pivot, clip_id)
+            for slot, s, zoom in t.plan(ahead, self._bounds(t), self.rate.fps)
+            if s is not None
+        ]
+        for key in chan.move_keys:
+            self._request_render(chan, t, key)
+        t.move_preparing = True
+        chan.move_requested, chan.move_wait_s = time.monotonic(), None
+        return _ok(f"move of {move.duration:g} s: rendering {len(chan.move_keys)} of {ticks} frames ahead")
 
     # --- the tick ----------------------------------------------------------------------------------
 
@@ -565,10 +584,19 @@ class Engine:
             newest = self.recorder.newest(t.camera)
             if newest is not None:
                 t.position = Fraction(newest)
-        frame = self._frame_for(chan, t)
-        if frame is None:
-            frame = chan.last_frame
-            chan.repeated += 1
+        if t.move is not None and t.move_preparing:
+            if all(chan.renders[k].done() for k in chan.move_keys if k in chan.renders):
+                t.move_preparing = False
+                chan.move_wait_s = round(time.monotonic() - chan.move_requested, 3)
+                log.info("%s: move ready after %.2f s (%d frames rendered ahead)", name, chan.move_wait_s, len(chan.move_keys))
+        if t.move is not None and t.move_preparing and chan.last_frame is not None:
+            frame = chan.last_frame  # holding the picture while the move renders ahead: not a repeat
+            chan.held += 1
+        else:
+            frame = self._frame_for(chan, t)
+            if frame is None:
+                frame = chan.last_frame
+                chan.repeated += 1
         if frame is not None:
             out = Frame(
                 frame.data,
@@ -650,7 +678,7 @@ class Engine:
         slot, s, zoom, pivot, _ = key
         segment = Segment(t.segment.clip)
         chan.renders[key] = self._render_pool.submit(self._render_job, self.renderer, segment, slot, s, zoom, pivot)
-        while len(chan.renders) > RENDER_CACHE:
+        while len(chan.renders) > max(RENDER_CACHE, self.profile.renderer.render_ahead + 16):
             _, old = chan.renders.popitem(last=False)
             old.cancel()
 
@@ -770,6 +798,9 @@ class Engine:
                     p + "frames_out": st.frames_out,
                     p + "repeated": st.repeated,
                     p + "late": st.late,
+                    p + "held": chan.held,
+                    p + "move_preparing": bool(chan.transport.move is not None and chan.transport.move_preparing),
+                    p + "move_wait_s": chan.move_wait_s,
                     p + "mark_in": self.timecode_of(st.mark_in) if st.mark_in is not None else "",
                     p + "mark_out": self.timecode_of(st.mark_out) if st.mark_out is not None else "",
                 }
@@ -806,7 +837,8 @@ class Engine:
             "ticks": self.ticks,
             "ticker": self.ticker_stats(),
             "channels": {
-                n: {"frames_out": c.frames_out, "repeated": c.repeated, "late": c.late}
+                n: {"frames_out": c.frames_out, "repeated": c.repeated, "late": c.late, "held": c.held,
+                    "move_wait_s": c.move_wait_s}
                 for n, c in self.channels.items()
             },
             "cameras": {

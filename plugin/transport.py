@@ -83,6 +83,8 @@ class Transport:
     move: Any = None  # plugin.freeview.move.Move while a move flies
     move_t: Fraction = Fraction(0)
     move_id: str | None = None
+    #: While a move's first frames render ahead, nothing moves: the channel holds its picture.
+    move_preparing: bool = False
 
     # --- what is shown -----------------------------------------------------------------------------
 
@@ -140,9 +142,13 @@ class Transport:
 
     def advance(self, bounds: tuple[int, int] | None, newest: int | None, rate: Fraction) -> bool:
         """Move to the next tick's position. Returns True when a clip's end was reached (for playlists)."""
+        if self.move is not None and self.move_preparing:
+            return False
         if self.move is not None:
             self.move_t += 1 / rate
             if self.move_t > Fraction(self.move.duration).limit_denominator(100000):
+                # The flight is over: stay on its last view rather than jump back to a camera.
+                self.view_s, self.zoom = (float(v) for v in self.move.view_at(float(self.move.duration)))
                 self.move = None
         if self.state == "LIVE":
             if newest is not None:
@@ -164,6 +170,7 @@ class Transport:
         """The next ``ticks`` (slot, view s, zoom) this channel will show if no command arrives."""
         probe = copy.copy(self)
         probe.segment = copy.copy(self.segment)
+        probe.move_preparing = False
         out = []
         for _ in range(ticks):
             s, zoom = probe.view()

@@ -316,3 +316,38 @@ def _wait(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
 
 
 _ = threading
+
+
+def test_move_renders_ahead_then_flies_without_repeats(tmp_path: Path) -> None:
+    move_mod = pytest.importorskip("plugin.freeview.move")
+    e = make_engine(tmp_path)
+    e.renderer = SlowRenderer(0.01)
+    record(e, BASE, BASE + 100)
+    e.submit(c.CueSlot("PGM1", BASE + 50))
+    e.tick(BASE + 200)
+    orbit = move_mod.orbit(1.0, 3.0, 0.2, "linear")  # 0.2 s at 50p: 11 frames, frozen on slot BASE + 50
+    res = e.submit(c.PlayMove("PGM1", move=orbit.to_dict()))
+    e.tick(BASE + 201)
+    assert res.result(1).ok and "rendering 11 of 11 frames ahead" in res.result(1).message
+    tick = BASE + 202
+    while e.state.get("channels.PGM1.move_preparing", True) is not False or e.channels["PGM1"].transport.move_preparing:
+        e.tick(tick)
+        tick += 1
+        time.sleep(0.01)
+        assert tick < BASE + 2000, "the move never became ready"
+    held = e.channels["PGM1"].held
+    assert held >= 1  # the channel held its picture while the move rendered
+    cams = []
+    for _ in range(11):
+        e.tick(tick)
+        tick += 1
+        f = e.channel_frame("PGM1")
+        cams.append(decode(f)[0])  # type: ignore[arg-type]
+        assert f.meta["source_slot"] == BASE + 50  # type: ignore[union-attr]  # bullet time: one slot
+    st = e.channel_status("PGM1")
+    assert st.repeated == 0 and st.late == 0
+    assert cams == sorted(cams) and cams[0] == 1 and cams[-1] == 3  # flew from camera 1 to camera 3
+    assert e.state.get("channels.PGM1.move_wait_s") is not None
+    e.tick(tick)
+    assert e.channel_status("PGM1").view_s == 3.0  # stays on the last view when the flight ends
+    e.stop()
