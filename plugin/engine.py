@@ -16,7 +16,6 @@ import math
 import threading
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -500,33 +499,57 @@ class Engine:
         t.mark_in = t.mark_out = None
 
         def work() -> cmd.CommandResult:
-            frames = {cam: list(self._frames_for_clip(cam, first, last, codec)) for cam in cameras}
+            frames, missing = self._frames_for_clip(cameras, first, last, codec)
             clip = self.clips.save(
                 frames, in_slot=in_slot, out_slot=out_slot, name=c.name, clip_id=c.clip_id, pivot=pivot,
                 move=move, in_tc=in_tc, out_tc=out_tc,
             )
-            return cmd.CommandResult(True, f"saved clip {clip.clip_id}", {"clip_id": clip.clip_id, "clip": clip.to_dict()})
+            message = f"saved clip {clip.clip_id}"
+            if missing:
+                message += (
+                    f"; {missing} of {len(cameras) * (last - first + 1)} frames were no longer (or never) in the "
+                    "record trains (gaps, or saving slower than the ring: lengthen buffer.seconds)"
+                )
+                log.warning("%s", message)
+            data = {"clip_id": clip.clip_id, "clip": clip.to_dict(), "missing_frames": missing}
+            return cmd.CommandResult(True, message, data)
 
         return cmd.CommandResult(True, "saving", {"future": self._worker.submit(work)})
 
     def _frames_for_clip(
-        self, camera: str, first: int, last: int, codec: str
-    ) -> Iterable[tuple[int, int, bytes, str, tuple[int, ...]]]:
+        self, cameras: list[str], first: int, last: int, codec: str
+    ) -> tuple[dict[str, list[tuple[int, int, bytes, str, tuple[int, ...]]]], int]:
+        """Copy slots first..last of every camera out of the trains, oldest slot first.
+
+        Slot by slot rather than camera by camera: the oldest frames are the next the rings overwrite,
+        so they are saved first. JPEG encoding runs on two threads (OpenCV releases the GIL).
+        Returns the frames per camera and how many were missing.
+        """
+        frames: dict[str, list[tuple[int, int, bytes, str, tuple[int, ...]]]] = {cam: [] for cam in cameras}
+        missing = 0
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="clip-encode") as pool:
+            for slot in range(first, last + 1):
+                held = [(cam, self.recorder.trains[cam].read(slot)) for cam in cameras]
+                for (cam, frame), blob in zip(held, pool.map(lambda cf: self._clip_blob(cf[1], codec), held)):
+                    if frame is None or blob is None:
+                        missing += 1
+                    else:
+                        frames[cam].append((slot, frame.tai_ns, blob, "jpeg" if codec == "jpeg" else frame.pixel_format.value,
+                                            tuple(frame.data.shape)))
+        return frames, missing
+
+    def _clip_blob(self, frame: Frame | None, codec: str) -> bytes | None:
         import cv2
 
-        train = self.recorder.trains[camera]
-        for slot in range(first, last + 1):
-            frame = train.read(slot)
-            if frame is None:
-                continue
-            if codec == "jpeg":
-                bgr = cv2.cvtColor(frame.to_rgb(), cv2.COLOR_RGB2BGR)
-                ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.profile.buffer.jpeg_quality])
-                if not ok:
-                    raise ClipError(f"{camera}: JPEG encode failed at slot {slot}")
-                yield slot, frame.tai_ns, bytes(buf), "jpeg", tuple(frame.data.shape)
-            else:
-                yield slot, frame.tai_ns, frame.data.tobytes(), frame.pixel_format.value, tuple(frame.data.shape)
+        if frame is None:
+            return None
+        if codec != "jpeg":
+            return frame.data.tobytes()
+        bgr = cv2.cvtColor(frame.to_rgb(), cv2.COLOR_RGB2BGR)
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.profile.buffer.jpeg_quality])
+        if not ok:
+            raise ClipError(f"{frame.camera}: JPEG encode failed at slot {frame.slot}")
+        return bytes(buf)
 
     def _play_move(self, chan: _Channel, t: Transport, c: cmd.PlayMove) -> cmd.CommandResult:
         from plugin.freeview.move import Move
@@ -584,11 +607,14 @@ class Engine:
             newest = self.recorder.newest(t.camera)
             if newest is not None:
                 t.position = Fraction(newest)
-        if t.move is not None and t.move_preparing:
-            if all(chan.renders[k].done() for k in chan.move_keys if k in chan.renders):
-                t.move_preparing = False
-                chan.move_wait_s = round(time.monotonic() - chan.move_requested, 3)
-                log.info("%s: move ready after %.2f s (%d frames rendered ahead)", name, chan.move_wait_s, len(chan.move_keys))
+        if (
+            t.move is not None
+            and t.move_preparing
+            and all(chan.renders[k].done() for k in chan.move_keys if k in chan.renders)
+        ):
+            t.move_preparing = False
+            chan.move_wait_s = round(time.monotonic() - chan.move_requested, 3)
+            log.info("%s: move ready after %.2f s (%d frames rendered ahead)", name, chan.move_wait_s, len(chan.move_keys))
         if t.move is not None and t.move_preparing and chan.last_frame is not None:
             frame = chan.last_frame  # holding the picture while the move renders ahead: not a repeat
             chan.held += 1

@@ -103,8 +103,10 @@ class Transport:
     # --- transitions (the engine validates before calling) ------------------------------------------
 
     def go_live(self, camera: str, newest: int) -> None:
+        # E-E is the camera as it is: live clears any virtual view, as a replay server's RETURN does.
         self.state, self.camera, self.segment = "LIVE", camera, Segment()
         self.position, self.speed, self.move = Fraction(newest), Fraction(0), None
+        self.view_s, self.zoom, self.move_preparing = None, 1.0, False
 
     def cue(self, slot: int, *, segment: Segment | None = None, camera: str | None = None) -> None:
         self.state = "CUED"

@@ -137,3 +137,21 @@ def test_store_reopens(tmp_path: Path) -> None:
     store = ClipStore(tmp_path)
     store.close()
     assert ClipStore(tmp_path).list() == []
+
+
+def test_save_reports_frames_the_trains_no_longer_hold(tmp_path: Path) -> None:
+    e = make_engine(tmp_path)
+    record(e, BASE, BASE + 20)
+    record(e, BASE + 26, BASE + 60)  # slots 21..25 never arrived on any camera
+    e.submit(c.MarkIn("PGM1", slot=BASE + 18))
+    e.submit(c.MarkOut("PGM1", slot=BASE + 30))
+    fut = e.submit(c.SaveClip("PGM1"))
+    e.tick(BASE + 61)
+    res = fut.result(10)
+    assert res.ok
+    # guardband 5 each side: slots 13..34 on 3 cameras = 66 frames, of which 5 slots × 3 are missing
+    assert res.data["missing_frames"] == 15
+    assert "15 of 66 frames were no longer (or never) in the record trains" in res.message
+    clip = e.clips.get(res.data["clip_id"])
+    assert e.clips.frame(clip, "cam01", BASE + 22) is None and e.clips.frame(clip, "cam01", BASE + 26) is not None
+    e.stop()

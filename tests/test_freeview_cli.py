@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from plugin.cli import main
-from plugin.freeview.camera import CameraModel
 from plugin.cli.freeview import depth_range
+from plugin.freeview.camera import CameraModel
 from plugin.freeview.colmap import write_colmap_model
 from plugin.freeview.evaluate import psnr, ssim
 from plugin.freeview.rig import Rig

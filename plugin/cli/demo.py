@@ -44,8 +44,9 @@ def operate(engine: Any, stop: threading.Event, cycle: float) -> None:
         camera = engine.camera_names[angle % n]
         angle += 3
         now = engine.tick_slot
-        if now is None:
-            continue
+        held = engine.recorder.common_range()
+        if now is None or held is None or held[0] > now - int(3.5 * rate):
+            continue  # the record trains do not hold the last 3.5 s yet
         steps = [
             c.GoLive(channel, camera=camera),
             c.MarkIn(channel, slot=now - int(3.5 * rate)),
@@ -64,9 +65,18 @@ def operate(engine: Any, stop: threading.Event, cycle: float) -> None:
         engine.execute(c.SetView(channel, 1.0))
         move = orbit(1.0, float(n), 4.0, "ease-in-out")
         engine.execute(c.PlayMove(channel, move=move.to_dict()))
-        if stop.wait(4.5):
+        # On a CPU the orbit renders ahead first (the channel holds its picture meanwhile).
+        waited = 0.0
+        while engine.state.get(f"channels.{channel}.move_preparing") and waited < 120:
+            if stop.wait(0.1):
+                return
+            waited += 0.1
+        log.info("demo: orbit ready after %.1f s; flying", engine.state.get(f"channels.{channel}.move_wait_s") or 0.0)
+        if stop.wait(move.duration + 0.2):
             return
-        engine.execute(c.SetView(channel, float(n)))
+        # Then the rest of the moment in slow motion from the far side, as the camera shows it.
+        engine.execute(c.SetView(channel, None))
+        engine.execute(c.SelectCamera(channel, camera=engine.camera_names[-1]))
         engine.execute(c.Play(channel, speed=0.5))
         if stop.wait(2.0):
             return
