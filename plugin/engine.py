@@ -615,6 +615,7 @@ class Engine:
             t.move_preparing = False
             chan.move_wait_s = round(time.monotonic() - chan.move_requested, 3)
             log.info("%s: move ready after %.2f s (%d frames rendered ahead)", name, chan.move_wait_s, len(chan.move_keys))
+        frame: Frame | None
         if t.move is not None and t.move_preparing and chan.last_frame is not None:
             frame = chan.last_frame  # holding the picture while the move renders ahead: not a repeat
             chan.held += 1
