@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from plugin.errors import SinkError, SourceError
 from plugin.frames import Frame
 from plugin.ports import AdapterContext, VideoFormat
+from plugin.queues import put_dropping_oldest
 from timing import slot_at
 
 __all__ = ["MemorySink", "MemorySource", "feed", "hub", "reset"]
@@ -42,17 +43,8 @@ class _Hub:
     def put(self, frame: Frame) -> None:
         self.sent += 1
         self.history.append(frame)
-        while True:
-            try:
-                self.queue.put_nowait(frame)
-                return
-            except queue.Full:
-                # A reader that falls behind loses the oldest frame, never blocks the writer.
-                try:
-                    self.queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
+        # A reader that falls behind loses the oldest frame, never blocks the writer.
+        self.dropped += put_dropping_oldest(self.queue, frame)
 
     def recent(self) -> list[Frame]:
         return list(self.history)

@@ -15,6 +15,7 @@ from io_adapters.ndi.settings import SourceSettings
 from plugin.errors import SourceError
 from plugin.frames import Frame, PixelFormat
 from plugin.ports import AdapterContext
+from plugin.queues import put_dropping_oldest
 from timing import FrameSlotSync, time_of_day_timecode, utc_to_tai_ns
 
 log = logging.getLogger("fvreplay.ndi")
@@ -263,14 +264,5 @@ class NdiSource:
                 "gap": filed.gap,
             },
         )
-        while True:
-            try:
-                self._queue.put_nowait(frame)
-                return
-            except queue.Full:
-                # The engine fell behind: drop the oldest, never block the receive thread.
-                try:
-                    self._queue.get_nowait()
-                    self._dropped_queue += 1
-                except queue.Empty:
-                    pass
+        # The engine fell behind: drop the oldest, never block the receive thread.
+        self._dropped_queue += put_dropping_oldest(self._queue, frame)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from plugin import commands as c
@@ -21,13 +20,7 @@ log = logging.getLogger("fvreplay.demo")
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("demo", help="the demo venue with an automatic operator flying orbits (no controller needed)")
-    p.add_argument("--profile", default="demo", help="profile path or shipped name (default: demo)")
-    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--stats-json", type=Path, default=None, help="write frame statistics here at exit")
-    p.add_argument("--rest", default=None, metavar="HOST:PORT", help="serve REST + web page here")
-    p.add_argument("--no-rest", action="store_true", help="do not serve the REST API")
-    p.add_argument("--osc", type=int, default=None, metavar="PORT", help="serve OSC on this UDP port")
-    p.add_argument("--sony9pin", action="append", default=[], metavar="DEVICE[=CHANNEL]", help="serve Sony 9-pin here")
+    run_cmd.add_serve_arguments(p)
     p.add_argument("--cycle", type=float, default=6.0, help="seconds of live between replays (default 6)")
     p.set_defaults(handler=demo)
 

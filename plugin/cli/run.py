@@ -17,6 +17,12 @@ log = logging.getLogger("fvreplay.run")
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("run", help="run the engine on a profile (default: the demo venue)")
+    add_serve_arguments(p)
+    p.set_defaults(handler=run)
+
+
+def add_serve_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of every command that serves the engine (run, demo)."""
     p.add_argument("--profile", default="demo", help="profile path or shipped name (default: demo)")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--stats-json", type=Path, default=None, help="write frame statistics here at exit")
@@ -27,7 +33,6 @@ def add_parser(sub: Any) -> None:
         "--sony9pin", action="append", default=[], metavar="DEVICE[=CHANNEL]",
         help="serve Sony 9-pin on a serial device or pyserial URL (repeatable): DEVICE[=CHANNEL][,type=odetics|bvw-75|hyperdeck]",
     )
-    p.set_defaults(handler=run)
 
 
 def load(profile_ref: str) -> Any:
