@@ -6,6 +6,7 @@ screenshot in ``test-artifacts/web-operator.png``.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -32,8 +33,11 @@ ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (apt-get install chromium chromium-driver)"),
-    pytest.mark.skipif(not CHROMEDRIVER.exists(), reason="needs chromedriver (apt-get install chromium-driver)"),
+    # In CI (.ci/run installs them) a missing browser is a failure, not a skip.
+    pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI"),
+                       reason="needs /usr/bin/chromium (apt-get install chromium chromium-driver)"),
+    pytest.mark.skipif(not CHROMEDRIVER.exists() and not os.environ.get("CI"),
+                       reason="needs chromedriver (apt-get install chromium-driver)"),
 ]
 
 W, H, CAMERAS = 320, 180, 4
