@@ -265,23 +265,11 @@ class Engine:
 
     def resolve_channel(self, ref: str | int) -> str:
         """A channel by name (any case) or 1-based index."""
-        text = str(ref).strip()
-        for name in self.channel_names:
-            if name.lower() == text.lower():
-                return name
-        if text.isdigit() and 1 <= int(text) <= len(self.channel_names):
-            return self.channel_names[int(text) - 1]
-        raise CommandError(f"no channel {ref!r} (channels: {', '.join(self.channel_names)}, or 1..{len(self.channel_names)})")
+        return resolve_name(ref, self.channel_names, "channel")
 
     def resolve_camera(self, ref: str | int) -> str:
         """A camera by name (any case) or 1-based index along the rig."""
-        text = str(ref).strip()
-        for name in self.camera_names:
-            if name.lower() == text.lower():
-                return name
-        if text.isdigit() and 1 <= int(text) <= len(self.camera_names):
-            return self.camera_names[int(text) - 1]
-        raise CommandError(f"no camera {ref!r} (cameras: {', '.join(self.camera_names)}, or 1..{len(self.camera_names)})")
+        return resolve_name(ref, self.camera_names, "camera")
 
     def submit(self, command: cmd.Command) -> Future[cmd.CommandResult]:
         """Queue a command for the next slot boundary; a newer transport command replaces a pending one."""
@@ -876,6 +864,17 @@ class Engine:
         }
 
 
+def resolve_name(ref: str | int, names: list[str], what: str) -> str:
+    """One of ``names`` by name (any case) or 1-based index, as operators and control surfaces give them."""
+    text = str(ref).strip()
+    for name in names:
+        if name.lower() == text.lower():
+            return name
+    if text.isdigit() and 1 <= int(text) <= len(names):
+        return names[int(text) - 1]
+    raise CommandError(f"no {what} {ref!r} ({what}s: {', '.join(names)}, or 1..{len(names)})")
+
+
 def _ok(message: str, data: dict[str, Any] | None = None) -> cmd.CommandResult:
     return cmd.CommandResult(True, message, data or {})
 
@@ -906,4 +905,4 @@ def _storage_root(profile: Profile) -> Path:
     return root
 
 
-__all__ = ["ChannelStatus", "Clip", "Engine"]
+__all__ = ["ChannelStatus", "Clip", "Engine", "resolve_name"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from plugin import commands as c
+from plugin.engine import resolve_name
 from plugin.errors import ClipError, CommandError
 from plugin.state import StateMap
 from timing import FrameRate, frames_to_timecode, timecode_to_frames
@@ -122,21 +123,10 @@ class FakeEngine:
     # --- the documented API ---------------------------------------------------------------------------
 
     def resolve_channel(self, ref: str | int) -> str:
-        text = str(ref).strip()
-        for name in self.channel_names:
-            if name.lower() == text.lower():
-                return name
-        if text.isdigit() and 1 <= int(text) <= len(self.channel_names):
-            return self.channel_names[int(text) - 1]
-        raise CommandError(f"no channel {ref!r}")
+        return resolve_name(ref, self.channel_names, "channel")
 
     def resolve_camera(self, ref: str | int) -> str:
-        text = str(ref).strip()
-        if text in self.camera_names:
-            return text
-        if text.isdigit() and 1 <= int(text) <= len(self.camera_names):
-            return self.camera_names[int(text) - 1]
-        raise CommandError(f"no camera {ref!r}")
+        return resolve_name(ref, self.camera_names, "camera")
 
     def submit(self, cmd: c.Command) -> Future[c.CommandResult]:
         fut: Future[c.CommandResult] = Future()
