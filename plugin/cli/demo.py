@@ -75,7 +75,7 @@ def operate(engine: Any, stop: threading.Event, cycle: float) -> None:
             return
         engine.execute(c.GoLive(channel, camera=camera))
         # Keep the clip library small: the demo's clips are disposable.
-        for clip in engine.clips.list()[:-4]:
+        for clip in sorted(engine.clips.list(), key=lambda cl: cl.created)[:-4]:
             engine.clips.delete(clip.clip_id)
 
 
