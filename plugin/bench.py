@@ -71,7 +71,7 @@ outputs = ["mem://bench-out"]
         engine.submit(c.SetSpeed("PGM1", 0.5))
         for i in range(ticks):
             engine.tick(base + 151 + i)
-        ns = np.array(engine.tick_overhead_ns[-ticks:], dtype=np.float64)
+        ns = np.array(list(engine.tick_overhead_ns)[-ticks:], dtype=np.float64)
         engine.stop()
     return {
         "ticks": ticks,

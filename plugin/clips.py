@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -274,13 +274,10 @@ class ClipStore:
             min(slots), max(slots), in_tc, out_tc,
         )
         with self._lock:
+            columns = _columns(clip)
             self._db.execute(
-                "INSERT INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    clip.clip_id, clip.name, clip.in_slot, clip.out_slot, json.dumps(clip.cameras),
-                    json.dumps(list(pivot)) if pivot else None, json.dumps(move) if move else None,
-                    clip.speed, clip.created, folder, clip.first_slot, clip.last_slot, in_tc, out_tc,
-                ),
+                f"INSERT INTO clips ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                tuple(columns.values()),
             )
         log.info("saved clip %s (%d frames × %d cameras)", cid, out_slot - in_slot, len(cameras))
         return clip
@@ -326,40 +323,23 @@ class ClipStore:
         unknown = set(fields) - allowed
         if unknown:
             raise ClipError(f"cannot change {', '.join(sorted(unknown))} of a clip (changeable: {', '.join(sorted(allowed))})")
-        new_in = fields.get("in_slot", clip.in_slot)
-        new_out = fields.get("out_slot", clip.out_slot)
-        if new_out <= new_in:
-            raise ClipError(f"OUT ({new_out}) must be after IN ({new_in})")
-        if new_in < clip.first_slot or new_out > clip.last_slot + 1:
+        new = replace(clip, **fields)
+        if new.out_slot <= new.in_slot:
+            raise ClipError(f"OUT ({new.out_slot}) must be after IN ({new.in_slot})")
+        if new.in_slot < clip.first_slot or new.out_slot > clip.last_slot + 1:
             raise ClipError(
                 f"IN/OUT must stay within the saved frames (slots {clip.first_slot}..{clip.last_slot + 1})"
             )
-        cameras = list(fields.get("cameras", clip.cameras))
         saved = {p.name.removesuffix(".frames") for p in (self.clips_dir / clip.folder).glob("*.frames")}
-        if not cameras or len(set(cameras)) != len(cameras) or not set(cameras) <= saved:
+        if not new.cameras or len(set(new.cameras)) != len(new.cameras) or not set(new.cameras) <= saved:
             raise ClipError(
-                f"angles must be distinct cameras saved with the clip ({', '.join(sorted(saved))}); got {cameras}"
+                f"angles must be distinct cameras saved with the clip ({', '.join(sorted(saved))}); got {new.cameras}"
             )
-        values = {
-            "cameras": json.dumps(cameras),
-            "name": fields.get("name", clip.name),
-            "in_slot": new_in,
-            "out_slot": new_out,
-            "pivot": json.dumps(list(fields["pivot"])) if fields.get("pivot") else (
-                None if "pivot" in fields else (json.dumps(list(clip.pivot)) if clip.pivot else None)
-            ),
-            "move": json.dumps(fields["move"]) if fields.get("move") else (
-                None if "move" in fields else (json.dumps(clip.move) if clip.move else None)
-            ),
-            "speed": float(fields.get("speed", clip.speed)),
-            "in_tc": fields.get("in_tc", clip.in_tc),
-            "out_tc": fields.get("out_tc", clip.out_tc),
-        }
+        changed = {k: v for k, v in _columns(new).items() if k in allowed}
         with self._lock:
             self._db.execute(
-                "UPDATE clips SET cameras=?, name=?, in_slot=?, out_slot=?, pivot=?, move=?, speed=?, in_tc=?, out_tc=? "
-                "WHERE clip_id=?",
-                (*values.values(), clip.clip_id),
+                f"UPDATE clips SET {', '.join(f'{k}=?' for k in changed)} WHERE clip_id=?",
+                (*changed.values(), clip.clip_id),
             )
         return self.get(clip.clip_id)
 
@@ -429,6 +409,26 @@ class ClipStore:
         self.get_playlist(playlist_id)
         with self._lock:
             self._db.execute("DELETE FROM playlists WHERE playlist_id = ?", (playlist_id,))
+
+
+def _columns(clip: Clip) -> dict[str, Any]:
+    """A clip as its SQLite row, by column name (lists and dicts as JSON; no pivot or move as NULL)."""
+    return {
+        "clip_id": clip.clip_id,
+        "name": clip.name,
+        "in_slot": clip.in_slot,
+        "out_slot": clip.out_slot,
+        "cameras": json.dumps(list(clip.cameras)),
+        "pivot": json.dumps(list(clip.pivot)) if clip.pivot else None,
+        "move": json.dumps(clip.move) if clip.move else None,
+        "speed": float(clip.speed),
+        "created": clip.created,
+        "folder": clip.folder,
+        "first_slot": clip.first_slot,
+        "last_slot": clip.last_slot,
+        "in_tc": clip.in_tc,
+        "out_tc": clip.out_tc,
+    }
 
 
 def _fsync_dir(path: Path) -> None:

@@ -15,7 +15,7 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -114,7 +114,11 @@ class Engine:
         self.camera_names = [c.name for c in profile.enabled_cameras]
         self.channel_names = [c.name for c in profile.channels]
         self.state = StateMap()
-        self.metrics: dict[str, Any] = {"commands": defaultdict(int), "command_latency_s": [], "refused": 0}
+        self.metrics: dict[str, Any] = {
+            "commands": defaultdict(int),
+            "command_latency_s": deque(maxlen=1000),
+            "refused": 0,
+        }
         self._lock = threading.Lock()
         self._pending: list[cmd.PendingCommand] = []
         self._ticker: Ticker | None = None
@@ -125,7 +129,7 @@ class Engine:
         self.started_at: float | None = None
         self.stopped_at: float | None = None
         self._ticker_stats: dict[str, Any] = {}
-        self.tick_overhead_ns: list[int] = []
+        self.tick_overhead_ns: deque[int] = deque(maxlen=2000)
 
         self.memory: MemoryPlan = plan_memory(
             len(self.camera_names),
@@ -167,7 +171,12 @@ class Engine:
 
     @classmethod
     def from_profile(cls, profile: Profile, **kwargs: Any) -> Engine:
-        """Build an engine from a profile: sources and sinks from their URLs, the renderer from the rig."""
+        """Build an engine from a profile: sources and sinks from their URLs, and, when every camera is
+        calibrated, the rig and the profile's renderer (unless ``rig`` / ``renderer`` are given)."""
+        if "rig" not in kwargs and profile.enabled_cameras and all(c.calibration for c in profile.enabled_cameras):
+            rig, renderer = _rig_and_renderer(profile)
+            kwargs["rig"] = rig
+            kwargs.setdefault("renderer", renderer)
         return cls(profile, **kwargs)
 
     def _context(self, name: str, options: dict[str, Any] | None = None) -> AdapterContext:
@@ -322,7 +331,6 @@ class Engine:
             if not result.ok:
                 self.metrics["refused"] += 1
             self.metrics["command_latency_s"].append((now - p.submitted_ns) / 1e9)
-            del self.metrics["command_latency_s"][:-1000]
             answers.append((p, result))
         return answers
 
@@ -587,7 +595,6 @@ class Engine:
         # Answered once the state map shows the command's effect, so a caller reading state sees it.
         self._answer(answers, slot)
         self.tick_overhead_ns.append(time.perf_counter_ns() - started)
-        del self.tick_overhead_ns[:-2000]
 
     def _produce(self, name: str, chan: _Channel, slot: int) -> None:
         t = chan.transport
@@ -636,11 +643,6 @@ class Engine:
                 except SinkError as exc:
                     log.warning("%s → %s: %s", name, sink.url, exc)
             chan.frames_out += 1
-            for sink in chan.sinks:
-                st = sink.state()
-                if "tally_program" in st:
-                    chan.tally_program = bool(st["tally_program"])
-                    chan.tally_preview = bool(st.get("tally_preview", False))
         bounds = self._bounds(t)
         newest = self.recorder.newest(t.camera) if t.state == "LIVE" else None
         if t.advance(bounds, newest, self.rate.fps) and t.segment.playlist is not None:
@@ -736,10 +738,10 @@ class Engine:
             raise RenderError(f"renderer {mode!r} needs calibrated cameras; this profile has none")
         from plugin.freeview import make_renderer
 
+        r, scene = self.profile.renderer, self.profile.scene
         return make_renderer(
-            mode, self.rig, device=self.profile.renderer.device, quality=self.profile.renderer.quality,
-            near=self.profile.scene.depth_near, far=self.profile.scene.depth_far,
-            ground_plane=self.profile.scene.ground_plane,
+            mode, self.rig, device=r.device, quality=r.quality, near=scene.depth_near, far=scene.depth_far,
+            ground_plane=scene.ground_plane,
         )
 
     # --- state -------------------------------------------------------------------------------------
@@ -797,6 +799,15 @@ class Engine:
 
     def _publish(self, slot: int) -> None:
         values: dict[str, Any] = {"engine.slot": slot, "engine.ticks": self.ticks}
+        # Camera health, tally and the reference change slowly: refreshed five times a second.
+        slow = self.ticks % max(1, int(self.rate.fps) // 5) == 1 or self.ticks <= 1
+        if slow:
+            for chan in self.channels.values():
+                for sink in chan.sinks:
+                    sink_state = sink.state()
+                    if "tally_program" in sink_state:
+                        chan.tally_program = bool(sink_state["tally_program"])
+                        chan.tally_preview = bool(sink_state.get("tally_preview", False))
         for name, chan in self.channels.items():
             st = self._status(name, chan)
             chan.status = st
@@ -820,8 +831,7 @@ class Engine:
                     p + "mark_out": self.timecode_of(st.mark_out) if st.mark_out is not None else "",
                 }
             )
-        if self.ticks % max(1, int(self.rate.fps) // 5) == 1 or self.ticks <= 1:
-            # Camera health and the reference change slowly: refreshed five times a second.
+        if slow:
             for cam, capture in self.captures.items():
                 train = self.recorder.trains[cam]
                 q = f"cameras.{cam}."
@@ -862,6 +872,28 @@ class Engine:
             },
             "memory": self.memory.description,
         }
+
+
+def _rig_and_renderer(profile: Profile) -> tuple[Any, Any]:
+    """The calibrated rig and the profile's renderer; (None, None) with a warning when unavailable."""
+    from plugin.errors import CalibrationError
+
+    try:
+        from plugin.freeview import make_renderer
+        from plugin.freeview.rig import Rig
+
+        rig = Rig.from_profile(profile)
+        if profile.renderer.mode == "cut":
+            return rig, None
+        r = profile.renderer
+        renderer = make_renderer(
+            r.mode, rig, device=r.device, quality=r.quality, near=profile.scene.depth_near,
+            far=profile.scene.depth_far, ground_plane=profile.scene.ground_plane,
+        )
+        return rig, renderer
+    except (ImportError, CalibrationError) as exc:
+        log.warning("free-viewpoint rendering unavailable (%s); views cut to the nearest camera", exc)
+        return None, None
 
 
 def resolve_name(ref: str | int, names: list[str], what: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -221,7 +222,7 @@ class CaptureThread:
         #: Set once the source's first open() has returned or failed: the engine waits on it before ticking.
         self.first_open = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"capture-{train.camera}", daemon=True)
-        self._arrivals: list[float] = []
+        self._arrivals: deque[float] = deque(maxlen=512)
         self.last_arrival = 0.0
 
     def start(self) -> None:
@@ -270,8 +271,6 @@ class CaptureThread:
             now = time.monotonic()
             self.last_arrival = now
             self._arrivals.append(now)
-            if len(self._arrivals) > 512:
-                del self._arrivals[:256]
             if self.state != "OK":
                 self.state, self.reason = "OK", ""
         if opened:

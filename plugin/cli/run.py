@@ -46,28 +46,6 @@ def load(profile_ref: str) -> Any:
         raise ProfileError("\n".join(exc.problems), exc.problems) from exc
 
 
-def build_engine(profile: Any) -> Any:
-    """The composition root: an engine with its rig and renderer when the cameras are calibrated."""
-    from plugin.engine import Engine
-    from plugin.errors import CalibrationError
-
-    rig = renderer = None
-    if all(c.calibration is not None for c in profile.enabled_cameras):
-        try:
-            from plugin.freeview import make_renderer
-            from plugin.freeview.rig import Rig
-
-            rig = Rig.from_profile(profile)
-            if profile.renderer.mode != "cut":
-                renderer = make_renderer(
-                    profile.renderer.mode, rig, device=profile.renderer.device, quality=profile.renderer.quality,
-                    near=profile.scene.depth_near, far=profile.scene.depth_far, ground_plane=profile.scene.ground_plane,
-                )
-        except (ImportError, CalibrationError) as exc:
-            log.warning("free-viewpoint rendering unavailable (%s); views cut to the nearest camera", exc)
-    return Engine.from_profile(profile, rig=rig, renderer=renderer)
-
-
 def control_overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """What the command line asks of each control surface, by entry-point name."""
     wanted: dict[str, dict[str, Any]] = {}
@@ -122,11 +100,14 @@ def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], N
     """Serve until Ctrl-C, SIGTERM or ``--duration``; ``on_serving(engine, stop)`` runs once serving."""
     profile = load(args.profile)
     print(f"fvreplay: {profile.name!r} from {profile.source_path}")
-    engine = build_engine(profile)
+    from plugin.engine import Engine
+
+    engine = Engine.from_profile(profile)
     print(f"  format {engine.fmt}, reference {profile.reference}, record trains {engine.memory.description}")
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     surfaces: list[Any] = []
+    extras: list[Any] = []
     try:
         engine.start()
         for name, chan in engine.channels.items():
@@ -156,7 +137,7 @@ def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], N
         engine.halt()
         for surface in surfaces:
             surface.stop()
-        for extra in locals().get("extras", []):
+        for extra in extras:
             extra.stop()
         stats = engine.stats()
         engine.stop()
