@@ -26,11 +26,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from plugin.errors import ClipError
-from plugin.frames import Frame, PixelFormat
+from plugin.frames import Frame, PixelFormat, decode_jpeg
 
 log = logging.getLogger("fvreplay.clips")
 
@@ -166,10 +165,10 @@ class _FrameFile:
             f.seek(offset)
             blob = f.read(size)
         if self.codec == "jpeg":
-            bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
-            if bgr is None:
+            rgb = decode_jpeg(blob)
+            if rgb is None:
                 raise ClipError(f"{self.path}: frame at slot {slot} is not a readable JPEG")
-            return Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), PixelFormat.RGB, self.camera, slot, tai)
+            return Frame(rgb, PixelFormat.RGB, self.camera, slot, tai)
         fmt = PixelFormat(self.codec)
         data = np.frombuffer(blob, dtype=fmt.dtype).reshape(self.shape).copy()
         return Frame(data, fmt, self.camera, slot, tai)

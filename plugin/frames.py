@@ -86,15 +86,45 @@ def uyvy_to_rgb(uyvy: U8) -> U8:
     return np.asarray(cv2.transform(ycc, _DEC), dtype=np.uint8)
 
 
-def p216_to_rgb(p216: npt.NDArray[np.uint16]) -> U8:
-    """Convert (2H, W) P216 (16-bit Y plane then interleaved CbCr plane) to RGB."""
+def p216_to_uyvy(p216: npt.NDArray[np.uint16]) -> U8:
+    """(2H, W) P216 (16-bit Y plane, then interleaved CbCr) to (H, W, 2) UYVY, each sample rounded to 8 bits."""
     h = p216.shape[0] // 2
-    y = p216[:h].astype(np.float32) / 256.0
-    uv = p216[h:].astype(np.float32) / 256.0
-    packed = np.empty((h, p216.shape[1], 2), dtype=np.float32)
-    packed[:, :, 1] = y
-    packed[:, :, 0] = uv
-    return uyvy_to_rgb(np.clip(packed + 0.5, 0, 255).astype(np.uint8))
+    top = np.minimum((p216 >> 8) + ((p216 >> 7) & 1), 255).astype(np.uint8)  # round(v / 256) without overflow
+    out = np.empty((h, p216.shape[1], 2), np.uint8)
+    out[:, :, 1] = top[:h]
+    out[:, :, 0] = top[h:]
+    return out
+
+
+def uyvy_to_p216(uyvy: U8) -> npt.NDArray[np.uint16]:
+    """(H, W, 2) UYVY to (2H, W) P216: the 8-bit values left-aligned in 16 bits."""
+    h = uyvy.shape[0]
+    out = np.empty((2 * h, uyvy.shape[1]), np.uint16)
+    out[:h] = uyvy[:, :, 1].astype(np.uint16) << 8
+    out[h:] = uyvy[:, :, 0].astype(np.uint16) << 8
+    return out
+
+
+def p216_to_rgb(p216: npt.NDArray[np.uint16]) -> U8:
+    """Convert (2H, W) P216 to (H, W, 3) RGB."""
+    return uyvy_to_rgb(p216_to_uyvy(p216))
+
+
+def rgb_to_bgrx(rgb: U8) -> U8:
+    """(H, W, 3) RGB to (H, W, 4) BGRX (the padding byte 255)."""
+    return np.concatenate([rgb[:, :, ::-1], np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
+
+
+def encode_jpeg(rgb: U8, quality: int) -> bytes | None:
+    """(H, W, 3) RGB as JPEG bytes, or None when the encoder refuses it."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    return bytes(buf) if ok else None
+
+
+def decode_jpeg(blob: bytes) -> U8 | None:
+    """JPEG bytes as (H, W, 3) RGB, or None when they are not a readable JPEG."""
+    bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
+    return None if bgr is None else np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
 
 @dataclass(slots=True)
@@ -131,7 +161,21 @@ class Frame:
         """The picture as (H, W, 2) UYVY, the format of NDI and SDI outputs."""
         if self.pixel_format is PixelFormat.UYVY:
             return self.data
+        if self.pixel_format is PixelFormat.P216:
+            return p216_to_uyvy(self.data)
         return rgb_to_uyvy(self.to_rgb())
+
+    def converted(self, pixel_format: PixelFormat) -> npt.NDArray[Any]:
+        """The pixels in another format (the same array when it already is that format)."""
+        if pixel_format is self.pixel_format:
+            return self.data
+        if pixel_format is PixelFormat.UYVY:
+            return self.to_uyvy()
+        if pixel_format is PixelFormat.RGB:
+            return self.to_rgb()
+        if pixel_format is PixelFormat.BGRX:
+            return rgb_to_bgrx(self.to_rgb())
+        return uyvy_to_p216(self.to_uyvy())
 
     @classmethod
     def from_rgb(
@@ -145,14 +189,7 @@ class Frame:
         timecode: str = "",
     ) -> Frame:
         """Wrap an RGB picture, converting it to ``pixel_format``."""
-        if pixel_format is PixelFormat.RGB:
-            data: npt.NDArray[Any] = rgb
-        elif pixel_format is PixelFormat.UYVY:
-            data = rgb_to_uyvy(rgb)
-        elif pixel_format is PixelFormat.BGRX:
-            data = np.concatenate([rgb[:, :, ::-1], np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
-        else:
-            raise ValueError(f"cannot build a {pixel_format.value} frame from RGB")
+        data = cls(rgb, PixelFormat.RGB, camera, slot, tai_ns).converted(pixel_format)
         return cls(data, pixel_format, camera, slot, tai_ns, timecode)
 
 

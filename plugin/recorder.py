@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from plugin.errors import BufferTooLargeError, RecorderError, SourceError
-from plugin.frames import Frame, PixelFormat, rgb_to_uyvy
+from plugin.frames import Frame, PixelFormat, decode_jpeg, encode_jpeg
 from plugin.ports import Source, VideoFormat
 
 log = logging.getLogger("fvreplay.recorder")
@@ -84,14 +84,14 @@ class RecordTrain:
         self.codec = codec
         self.jpeg_quality = jpeg_quality
         self.pixel_format = fmt.pixel_format
+        self._shape = fmt.pixel_format.shape(fmt.width, fmt.height)
         self._slots = np.full(capacity, -1, dtype=np.int64)
         self._tai = np.zeros(capacity, dtype=np.int64)
         self._tc: list[str] = [""] * capacity
         self._raw: npt.NDArray[Any] | None = None
         self._jpeg: list[bytes | None] = []
         if codec == "raw":
-            shape = fmt.pixel_format.shape(fmt.width, fmt.height)
-            self._raw = np.empty((capacity, *shape), dtype=fmt.pixel_format.dtype)
+            self._raw = np.empty((capacity, *self._shape), dtype=fmt.pixel_format.dtype)
             prefault(self._raw)
         else:
             self._jpeg = [None] * capacity
@@ -105,11 +105,12 @@ class RecordTrain:
         self.gap_events: list[tuple[int, int]] = []  # (first missing slot, count), most recent last
 
     def write(self, frame: Frame) -> None:
-        """Copy a frame into the ring under its slot (the source's buffer is not kept)."""
+        """Copy a frame into the ring under its slot (the source's buffer is not kept).
+
+        A frame that cannot be stored (a size or format that cannot be converted) raises SourceError.
+        """
         data = frame.data
-        if frame.pixel_format is not self.pixel_format or data.shape != self.pixel_format.shape(
-            self.fmt.width, self.fmt.height
-        ):
+        if frame.pixel_format is not self.pixel_format or data.shape != self._shape:
             data = self._convert(frame)
         idx = frame.slot % self.capacity
         encoded = self._encode(data) if self.codec == "jpeg" else None
@@ -138,22 +139,22 @@ class RecordTrain:
         # Stored "as arrived" when the format matches the ring; a camera that sends another format
         # (or size) than the house format is converted once here, and counted.
         self.converted += 1
-        rgb: npt.NDArray[Any] = frame.to_rgb()
-        if rgb.shape[:2] != (self.fmt.height, self.fmt.width):
-            rgb = cv2.resize(rgb, (self.fmt.width, self.fmt.height), interpolation=cv2.INTER_AREA)
-        if self.pixel_format is PixelFormat.UYVY:
-            return rgb_to_uyvy(rgb)
-        if self.pixel_format is PixelFormat.RGB:
-            return rgb
-        return Frame.from_rgb(rgb, camera="", slot=0, tai_ns=0, pixel_format=self.pixel_format).data
+        try:
+            if (frame.height, frame.width) != (self.fmt.height, self.fmt.width):
+                rgb = cv2.resize(frame.to_rgb(), (self.fmt.width, self.fmt.height), interpolation=cv2.INTER_AREA)
+                frame = Frame(np.asarray(rgb, np.uint8), PixelFormat.RGB, frame.camera, frame.slot, frame.tai_ns)
+            return frame.converted(self.pixel_format)
+        except (cv2.error, ValueError) as exc:
+            raise SourceError(
+                f"{self.camera}: cannot store a {frame.width}x{frame.height} {frame.pixel_format.value} frame "
+                f"in the {self.fmt} {self.pixel_format.value} record train: {exc}"
+            ) from exc
 
     def _encode(self, data: npt.NDArray[Any]) -> bytes:
-        frame = Frame(data, self.pixel_format, self.camera, 0, 0)
-        bgr = cv2.cvtColor(frame.to_rgb(), cv2.COLOR_RGB2BGR)
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-        if not ok:
+        blob = encode_jpeg(Frame(data, self.pixel_format, self.camera, 0, 0).to_rgb(), self.jpeg_quality)
+        if blob is None:
             raise SourceError(f"{self.camera}: JPEG encode failed")
-        return bytes(buf)
+        return blob
 
     def range(self) -> tuple[int, int] | None:
         """(oldest, newest) slot the ring can still hold; slots in between may be gaps."""
@@ -161,9 +162,6 @@ class RecordTrain:
             if self.last_slot is None or self.first_slot is None:
                 return None
             return max(self.first_slot, self.last_slot - self.capacity + 1), self.last_slot
-
-    def has(self, slot: int) -> bool:
-        return bool(self._slots[slot % self.capacity] == slot)
 
     def read(self, slot: int) -> Frame | None:
         """The frame held for ``slot`` (a copy, safe from the ring overwriting it), or None."""
@@ -178,21 +176,22 @@ class RecordTrain:
             blob = self._jpeg[idx]
         if blob is None:
             return None
-        bgr = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
+        rgb = decode_jpeg(blob)
+        if rgb is None:
             raise RecorderError(f"{self.camera}: held frame at slot {slot} is not a readable JPEG")
-        return Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), PixelFormat.RGB, self.camera, slot, tai, tc)
+        return Frame(rgb, PixelFormat.RGB, self.camera, slot, tai, tc)
 
-    def read_encoded(self, slot: int) -> tuple[bytes, str] | None:
-        """The stored bytes of a slot and how they are coded ("jpeg" or the raw pixel format)."""
+    def read_encoded(self, slot: int) -> tuple[int, bytes, str, tuple[int, ...]] | None:
+        """A slot exactly as held: (TAI ns, bytes, coding ("jpeg" or the raw pixel format), picture shape)."""
         idx = slot % self.capacity
         with self._lock:
             if self._slots[idx] != slot:
                 return None
+            tai = int(self._tai[idx])
             if self._raw is not None:
-                return self._raw[idx].tobytes(), self.pixel_format.value
+                return tai, self._raw[idx].tobytes(), self.pixel_format.value, self._shape
             blob = self._jpeg[idx]
-        return (blob, "jpeg") if blob is not None else None
+        return (tai, blob, "jpeg", (self.fmt.height, self.fmt.width, 3)) if blob is not None else None
 
     def latest(self) -> Frame | None:
         last = self.last_slot
@@ -267,7 +266,15 @@ class CaptureThread:
                 if self.state == "OK" and time.monotonic() - self.last_arrival > 1.0:
                     self.state, self.reason = "STALLED", "no frames for over 1 s"
                 continue
-            self.train.write(frame)
+            try:
+                self.train.write(frame)
+            except SourceError as exc:
+                # One unstorable frame is dropped and counted; it must not stop the camera.
+                self.errors += 1
+                if self.reason != str(exc):
+                    log.warning("%s: %s; frame dropped", self.train.camera, exc)
+                self.reason = str(exc)
+                continue
             now = time.monotonic()
             self.last_arrival = now
             self._arrivals.append(now)

@@ -12,6 +12,7 @@ from io_adapters import memory
 from plugin import commands as c
 from plugin.engine import Engine
 from plugin.errors import BufferTooLargeError
+from plugin.freeview import move as move_mod
 from profiles import parse_profile
 from tests.engine_helpers import decode, frame_for, make_engine, profile_text, record
 
@@ -211,7 +212,6 @@ class SlowRenderer:
 
 
 def test_slow_renderer_never_stalls_the_output(tmp_path: Path) -> None:
-    pytest.importorskip("plugin.freeview.path")
     e = make_engine(tmp_path)
     e.renderer = SlowRenderer(0.05)
     record(e, BASE, BASE + 100)
@@ -319,7 +319,6 @@ _ = threading
 
 
 def test_move_renders_ahead_then_flies_without_repeats(tmp_path: Path) -> None:
-    move_mod = pytest.importorskip("plugin.freeview.move")
     e = make_engine(tmp_path)
     e.renderer = SlowRenderer(0.01)
     record(e, BASE, BASE + 100)
@@ -351,3 +350,22 @@ def test_move_renders_ahead_then_flies_without_repeats(tmp_path: Path) -> None:
     e.tick(tick)
     assert e.channel_status("PGM1").view_s == 3.0  # stays on the last view when the flight ends
     e.stop()
+
+
+def test_a_frame_that_cannot_be_stored_does_not_stop_the_camera(tmp_path: Path) -> None:
+    import numpy as np
+
+    from plugin.frames import Frame, PixelFormat
+
+    e = make_engine(tmp_path, cameras=1)
+    e.start(ticker=False)
+    try:
+        memory.feed("cam01", Frame(np.zeros((0, 0, 3), np.uint8), PixelFormat.RGB, "cam01", BASE, 0))
+        for slot in range(BASE + 1, BASE + 6):
+            memory.feed("cam01", frame_for("cam01", slot))
+        _wait(lambda: e.recorder.trains["cam01"].frames_in == 5)
+        capture = e.captures["cam01"]
+        assert capture.errors == 1 and "cannot store a 0x0 rgb frame" in capture.reason
+        assert e.recorder.read("cam01", BASE + 5) is not None
+    finally:
+        e.stop()

@@ -44,3 +44,23 @@ def test_frame_formats_round_trip(picture: np.ndarray) -> None:
         assert (f.width, f.height) == (128, 72)
         assert np.abs(f.to_rgb().astype(int) - picture).mean() < 2.5
     assert PixelFormat.P216.nbytes(1920, 1080) == 1920 * 1080 * 4
+
+
+def test_p216_round_trips_through_uyvy_exactly(picture: np.ndarray) -> None:
+    from plugin.frames import p216_to_uyvy, uyvy_to_p216
+
+    u = rgb_to_uyvy(picture)
+    p = uyvy_to_p216(u)
+    assert p.shape == (2 * 72, 128) and p.dtype == np.uint16
+    assert np.array_equal(p216_to_uyvy(p), u)
+    # 10-bit values left-aligned round to the nearest 8-bit code
+    assert np.array_equal(p216_to_uyvy(p + 0x7F), u) and np.array_equal(p216_to_uyvy(p + 0x80)[:, :, 1], np.minimum(u[:, :, 1] + 1, 255))
+
+
+def test_converted_covers_every_pair(picture: np.ndarray) -> None:
+    base = Frame.from_rgb(picture, camera="c", slot=0, tai_ns=0, pixel_format=PixelFormat.UYVY)
+    for fmt in PixelFormat:
+        data = base.converted(fmt)
+        assert data.shape == fmt.shape(128, 72) and data.dtype == fmt.dtype
+        back = Frame(data, fmt, "c", 0, 0)
+        assert np.abs(back.to_rgb().astype(int) - base.to_rgb().astype(int)).mean() < 1.0
