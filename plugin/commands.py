@@ -8,9 +8,13 @@ replace any transport command still pending for it: the newest wins and none is 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # the engine imports this module
+    from plugin.engine import ChannelStatus
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,17 @@ class SetView(Command):
 
     s: float | None
     zoom: float = 1.0
+
+
+def set_view(
+    channel: str, status: ChannelStatus, cameras: Sequence[str], s: float | None = None, zoom: float | None = None
+) -> SetView:
+    """A SetView that changes only what is given: s defaults to the channel's view (its camera's rig
+    position when none is set), zoom to the channel's zoom."""
+    if s is None:
+        s = status.view_s if status.view_s is not None else (
+            float(list(cameras).index(status.camera) + 1) if status.camera in cameras else 1.0)
+    return SetView(channel, float(s), zoom=float(status.zoom if zoom is None else zoom))
 
 
 @dataclass(frozen=True)

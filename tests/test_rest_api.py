@@ -164,6 +164,13 @@ def test_patch_applies_each_field(client: TestClient) -> None:
     assert live["state"] == "LIVE" and live["camera"] == "cam01"
 
 
+def test_patch_view_s_alone_keeps_zoom(client: TestClient) -> None:
+    zoomed = client.patch(f"{API}/channels/1", json={"view_s": 1.5, "zoom": 2.0}).json()["channel"]
+    assert zoomed["view_s"] == 1.5 and zoomed["zoom"] == 2.0
+    moved = client.patch(f"{API}/channels/1", json={"view_s": 2.0}).json()["channel"]
+    assert moved["view_s"] == 2.0 and moved["zoom"] == 2.0  # as OSC /view/s with one argument
+
+
 def test_marks_jog_and_take(client: TestClient) -> None:
     tc, slot = recorded_timecode(client, back=40)
     mark = client.post(f"{API}/channels/1/mark-in").json()

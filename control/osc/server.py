@@ -46,9 +46,9 @@ from plugin.commands import (
     SelectCamera,
     SetPivot,
     SetSpeed,
-    SetView,
     Stop,
     Take,
+    set_view,
 )
 from plugin.errors import ControlError, ReplayError
 from timing import slot_at
@@ -418,17 +418,12 @@ class OscServer:
 
     def _view(self, channel: str, args: tuple[Any, ...]) -> Command:
         s = _float(args, 0, "view position s")
-        zoom = _float(args, 1, "zoom") if len(args) > 1 else float(self.engine.channel_status(channel).zoom)
-        return SetView(channel, s, zoom=zoom)
+        zoom = _float(args, 1, "zoom") if len(args) > 1 else None
+        return set_view(channel, self.engine.channel_status(channel), self.engine.camera_names, s, zoom)
 
     def _zoom(self, channel: str, args: tuple[Any, ...]) -> Command:
-        zoom = _float(args, 0, "zoom")
-        st = self.engine.channel_status(channel)
-        s = st.view_s
-        if s is None:
-            cams = list(self.engine.camera_names)
-            s = float(cams.index(st.camera) + 1) if st.camera in cams else 1.0
-        return SetView(channel, float(s), zoom=zoom)
+        return set_view(channel, self.engine.channel_status(channel), self.engine.camera_names,
+                        zoom=_float(args, 0, "zoom"))
 
     # --- subscriptions and feedback ---------------------------------------------------------------------
 

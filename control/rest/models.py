@@ -94,7 +94,8 @@ class ChannelPatch(In):
     lever: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
     """LSM T-bar position 0..1 (mapped to 0..1× by the channel's lever curve)."""
     view_s: Annotated[float, Field(ge=0.0, le=1000.0)] | None = None
-    """Virtual camera position s along the rig (1 = first camera, 1.5 = halfway to the second)."""
+    """Virtual camera position s along the rig (1 = first camera, 1.5 = halfway to the second); alone it keeps
+    the channel's zoom."""
     zoom: Annotated[float, Field(gt=0.0, le=20.0)] | None = None
     """Virtual camera zoom (with view_s; alone it keeps the channel's s)."""
     pivot: Point3 | None = None

@@ -37,9 +37,9 @@ from plugin.commands import (
     SelectCamera,
     SetPivot,
     SetSpeed,
-    SetView,
     Stop,
     Take,
+    set_view,
 )
 
 router = APIRouter(prefix="/channels", tags=["channels"])
@@ -84,12 +84,7 @@ def patch_commands(engine: EngineAPI, channel: str, body: ChannelPatch) -> list[
     elif body.lever is not None:
         cmds.append(Lever(channel, body.lever))
     if body.view_s is not None or body.zoom is not None:
-        st = engine.channel_status(channel)
-        s = body.view_s
-        if s is None:
-            s = st.view_s if st.view_s is not None else float(list(engine.camera_names).index(st.camera) + 1)
-        zoom = body.zoom if body.zoom is not None else (st.zoom if body.view_s is None else 1.0)
-        cmds.append(SetView(channel, s=float(s), zoom=float(zoom)))
+        cmds.append(set_view(channel, engine.channel_status(channel), engine.camera_names, body.view_s, body.zoom))
     if body.pivot is not None:
         x, y, z = body.pivot
         cmds.append(SetPivot(channel, x, y, z))
