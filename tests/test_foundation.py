@@ -70,7 +70,10 @@ def test_plugins_command_lists_groups(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert "sources:" in out and "sinks:" in out and "controls:" in out
     assert "io_adapters.memory:MemorySource" in out
-    assert code == (1 if "FAILED" in out else 0)
+    assert code == 0 and "FAILED" not in out, out
+    for ep in ("io_adapters.sim:SimSource", "io_adapters.ndi:NdiSource", "io_adapters.ndi:NdiSink",
+               "control.osc:OscSurface", "control.rest:RestSurface", "control.sony9pin:Sony9PinSurface"):
+        assert ep in out, ep
 
 
 def test_cli_help_lists_every_subcommand() -> None:

@@ -125,7 +125,6 @@ def test_cli_errors_are_clear(rig_folder, tmp_path: Path, capsys) -> None:  # ty
 
 
 def test_eval_scores_against_the_sim(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("io_adapters.sim.render")
     out = tmp_path / "eval.json"
     code = main(
         [

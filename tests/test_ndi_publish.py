@@ -66,11 +66,6 @@ def test_ingest_profile_keeps_calibration_given_in_the_profile(write_profile) ->
 
 @pytest.mark.integration
 def test_publish_sim_prints_addresses_and_writes_them(tmp_path: Path) -> None:
-    pytest.importorskip("io_adapters.sim", reason="the sim adapter is not installed yet")
-    from plugin import registry
-
-    if "sim" not in registry.names("sources"):
-        pytest.skip("the sim:// source is not registered yet")
     profile = parse_profile(
         'name = "sim2"\n[format]\nwidth = 320\nheight = 180\nrate = "50"\n'
         '[[cameras]]\nname = "cam01"\nsource = "sim://arena/cam01?loop=0.04"\n'

@@ -63,14 +63,22 @@ def test_run_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     )
     assert proc.stdout is not None
     deadline = time.monotonic() + 200
+    serving = False
     for line in proc.stdout:
-        if "serving" in line or time.monotonic() > deadline:
+        if "serving" in line:
+            serving = True
             break
+        if time.monotonic() > deadline:
+            break
+    assert serving, "never printed 'serving'"
+    time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
     assert "stopped: PGM1:" in out
-    assert json.loads(stats.read_text())["channels"]["PGM1"]["frames_out"] >= 0
+    data = json.loads(stats.read_text())
+    assert data["channels"]["PGM1"]["frames_out"] > 0
+    assert data["channels"]["PGM1"]["frames_out"] == data["ticker"]["ticks"]
 
 
 def test_run_refuses_a_broken_profile(tmp_path: Path) -> None:
