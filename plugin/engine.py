@@ -28,7 +28,7 @@ import numpy.typing as npt
 from plugin import commands as cmd
 from plugin.clips import Clip, ClipStore, Playlist
 from plugin.errors import ClipError, CommandError, PluginError, ProfileError, RenderError, ReplayError, SinkError
-from plugin.frames import Frame, PixelFormat
+from plugin.frames import Frame, PixelFormat, encode_jpeg
 from plugin.ports import AdapterContext, Sink, Source, VideoFormat
 from plugin.recorder import CaptureThread, MemoryPlan, Recorder, RecordTrain, plan_memory
 from plugin.state import StateMap
@@ -300,7 +300,7 @@ class Engine:
                 self._pending = keep
             self._pending.append(cmd.PendingCommand(command, future))
         for p in superseded:
-            p.future.set_result(cmd.CommandResult(False, f"superseded by {command.verb}"))
+            p.future.set_result(cmd.CommandResult(False, f"superseded by {command.verb}", {"superseded_by": command.verb}))
             self.metrics["commands"]["superseded"] += 1
         return future
 
@@ -518,34 +518,41 @@ class Engine:
         """Copy slots first..last of every camera out of the trains, oldest slot first.
 
         Slot by slot rather than camera by camera: the oldest frames are the next the rings overwrite,
-        so they are saved first. JPEG encoding runs on two threads (OpenCV releases the GIL).
+        so they are saved first. When the trains already hold frames in the clip's coding they are
+        copied as they are; otherwise JPEG encoding runs on two threads (OpenCV releases the GIL).
         Returns the frames per camera and how many were missing.
         """
         frames: dict[str, list[tuple[int, int, bytes, str, tuple[int, ...]]]] = {cam: [] for cam in cameras}
         missing = 0
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="clip-encode") as pool:
+        trains = self.recorder.trains
+        if self.profile.buffer.codec == codec:
             for slot in range(first, last + 1):
-                held = [(cam, self.recorder.trains[cam].read(slot)) for cam in cameras]
-                for (cam, frame), blob in zip(held, pool.map(lambda cf: self._clip_blob(cf[1], codec), held)):
-                    if frame is None or blob is None:
+                for cam in cameras:
+                    stored = trains[cam].read_encoded(slot)
+                    if stored is None:
                         missing += 1
                     else:
-                        frames[cam].append((slot, frame.tai_ns, blob, "jpeg" if codec == "jpeg" else frame.pixel_format.value,
-                                            tuple(frame.data.shape)))
+                        frames[cam].append((slot, *stored))
+            return frames, missing
+        quality = self.profile.buffer.jpeg_quality
+
+        def blob(frame: Frame | None) -> tuple[bytes, str, tuple[int, ...]] | None:
+            if frame is None:
+                return None
+            if codec != "jpeg":
+                return frame.data.tobytes(), frame.pixel_format.value, tuple(frame.data.shape)
+            jpeg = encode_jpeg(frame.to_rgb(), quality)
+            return None if jpeg is None else (jpeg, "jpeg", (frame.height, frame.width, 3))
+
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="clip-encode") as pool:
+            for slot in range(first, last + 1):
+                held = [(cam, trains[cam].read(slot)) for cam in cameras]
+                for (cam, frame), coded in zip(held, pool.map(lambda cf: blob(cf[1]), held)):
+                    if frame is None or coded is None:
+                        missing += 1
+                    else:
+                        frames[cam].append((slot, frame.tai_ns, *coded))
         return frames, missing
-
-    def _clip_blob(self, frame: Frame | None, codec: str) -> bytes | None:
-        import cv2
-
-        if frame is None:
-            return None
-        if codec != "jpeg":
-            return frame.data.tobytes()
-        bgr = cv2.cvtColor(frame.to_rgb(), cv2.COLOR_RGB2BGR)
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.profile.buffer.jpeg_quality])
-        if not ok:
-            raise ClipError(f"{frame.camera}: JPEG encode failed at slot {frame.slot}")
-        return bytes(buf)
 
     def _play_move(self, chan: _Channel, t: Transport, c: cmd.PlayMove) -> cmd.CommandResult:
         from plugin.freeview.move import Move
