@@ -177,3 +177,19 @@ def test_depth_sweep_finds_the_scene_depth(venue, device: str) -> None:  # type:
     rel = np.abs(est[ok] / truth[ok] - 1)
     assert np.median(rel) < 0.005
     assert np.mean(rel < 0.03) > 0.85
+
+
+def test_crossfade_on_the_cpu_blends_instead_of_switching(venue) -> None:  # type: ignore[no-untyped-def]
+    # Regression: crossfade inherited the switch's CPU fast path (cv2.remap of the nearest camera), so on
+    # the CPU it showed the switch picture and never blended.
+    from plugin.freeview.render.common import to_uint8
+
+    _, rig, images = venue
+    fade = make_renderer("crossfade", rig, device="cpu", near=5.0, far=90.0)
+    switch = make_renderer("switch", rig, device="cpu", near=5.0, far=90.0)
+    view = VirtualView(2.4, rig.default_pivot)
+    got = fade.render(view, images, W, H)
+    assert np.mean(np.abs(got.astype(int) - switch.render(view, images, W, H).astype(int))) > 2
+    with torch.inference_mode():
+        own = to_uint8(fade.render_camera(rig.view_camera(view, W, H), view.s, np.asarray(view.pivot, float), images))  # type: ignore[attr-defined]
+    assert np.abs(got.astype(int) - own.astype(int)).max() <= 1

@@ -81,7 +81,7 @@ class SwitchRenderer(BaseRenderer):
                                     borderMode=cv2.BORDER_CONSTANT, borderValue=0), dtype=np.uint8)
 
 
-class CrossfadeRenderer(SwitchRenderer):
+class CrossfadeRenderer(BaseRenderer):
     """Baseline for evaluation: the two bracketing cameras, each re-aimed, blended by position s."""
 
     mode = "crossfade"
