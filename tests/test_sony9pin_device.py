@@ -143,6 +143,16 @@ def test_prog_speed_play(dev: Sony9PinDevice, engine: FakeEngine) -> None:
     assert a.speed == pytest.approx(1.05) and b.speed == pytest.approx(0.99)  # type: ignore[attr-defined]
 
 
+def test_a_superseded_command_is_not_counted_as_refused(dev: Sony9PinDevice, engine: FakeEngine) -> None:
+    assert dev.handle(cmd("20 01")) == p.ACK  # Play, then Stop before the next frame: Stop replaces Play
+    assert dev.handle(cmd("20 00")) == p.ACK
+    engine.tick()
+    assert dev.stats.refused == 0 and dev.stats.summary()["refused"] == 0
+    assert dev.handle(cmd("B4 04 " + b"112B".hex())) == p.ACK  # make clip without marks: the engine refuses
+    engine.tick()
+    assert dev.stats.refused == 1
+
+
 def test_eject_steps_live_along_the_trains(dev: Sony9PinDevice, engine: FakeEngine) -> None:
     engine.set("PGM1", state="LIVE", camera="cam03")
     dev.handle(cmd("20 0F"))

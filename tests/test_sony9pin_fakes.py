@@ -136,7 +136,7 @@ class FakeEngine:
                 keep = []
                 for old, f in self.pending:
                     if old.transport and old.channel == cmd.channel:
-                        f.set_result(c.CommandResult(False, f"superseded by {cmd.verb}"))
+                        f.set_result(c.CommandResult(False, f"superseded by {cmd.verb}", {"superseded_by": cmd.verb}))
                     else:
                         keep.append((old, f))
                 self.pending = keep

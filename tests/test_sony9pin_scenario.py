@@ -21,6 +21,7 @@ from control.osc import OscServer
 from control.osc.codec import encode_bundle, encode_message, tai_ns_to_timetag
 from control.sony9pin import protocol as p
 from control.sony9pin.device import Sony9PinDevice
+from plugin import commands as c
 from plugin.engine import Engine
 from tests.engine_helpers import make_engine, record
 from tests.test_sony9pin_device import Controller
@@ -190,6 +191,29 @@ def test_ninepin_and_osc_drive_the_engine_to_the_same_states(tmp_path: Path) -> 
     assert clip["slot"] == by_step["mark in"]["mark_in"]
     assert by_step["play the clip"]["slot"] == clip["slot"] + 4
     assert by_step["back to E-E"]["state"] == "LIVE"
+
+
+@pytest.mark.integration
+def test_superseded_commands_say_so_and_no_surface_counts_them_as_refused(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    record(engine, BASE, BASE + 150)
+    device = Sony9PinDevice(engine, "loop://", "PGM1", "odetics")
+    server = OscServer(engine, "127.0.0.1", 0)
+    clock = Ticker(engine)
+    try:
+        stale = engine.submit(c.Jog("PGM1", 1))
+        assert device.handle(frame("20 01")) == p.ACK  # replaces the jog, then is replaced by Stop
+        assert device.handle(frame("20 00")) == p.ACK
+        clock.tick()
+        assert not stale.result(1).ok and stale.result(1).data == {"superseded_by": "play"}
+        server.handle_packet(encode_message("/fvr/1/play"), ("127.0.0.1", 9))
+        server.handle_packet(encode_message("/fvr/1/stop"), ("127.0.0.1", 9))
+        clock.tick()
+        assert device.stats.refused == 0 and server.state()["refused"] == 0
+        assert engine.channel_status("PGM1").speed == 0.0
+    finally:
+        device.stop()
+        engine.stop()
 
 
 @pytest.mark.integration

@@ -336,7 +336,7 @@ class OscServer:
             result = future.result()
         except Exception as exc:  # the engine failed the future: reported as a refusal
             result = CommandResult(False, f"{type(exc).__name__}: {exc}")
-        if result.ok or result.message.startswith("superseded"):
+        if result.ok or "superseded_by" in result.data:  # a newer transport command replaced it: not a refusal
             return
         self.counters["refused"] += 1
         log.info("OSC: %s on %s refused: %s", command.verb, command.channel, result.message)

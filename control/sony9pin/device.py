@@ -361,10 +361,9 @@ class Sony9PinDevice:
             res = fut.result()
         except Exception as exc:  # the engine failed the future; reported like a refusal
             res = CommandResult(False, f"{type(exc).__name__}: {exc}")
-        if not res.ok:
+        if not res.ok and "superseded_by" not in res.data:  # a newer transport command replaced it: not a refusal
             self.stats.refused += 1
-            if not res.message.startswith("superseded"):
-                log.info("Sony 9-pin %s: %s refused: %s", self.channel, cmd.verb, res.message)
+            log.info("Sony 9-pin %s: %s refused: %s", self.channel, cmd.verb, res.message)
 
     def _transport(self, cmd: Command, mode: str | None = None) -> bytes:
         self.mode = mode
@@ -1029,9 +1028,10 @@ class Sony9PinDevice:
         return p.ACK
 
     def _made(self, fut: Future[CommandResult], asked: str) -> None:
-        res = fut.result() if not fut.exception() else CommandResult(False, str(fut.exception()))
+        exc = fut.exception()
+        res = CommandResult(False, str(exc)) if exc is not None else fut.result()
         if res.ok:
-            clip_id = str(res.data.get("clip_id") or res.data.get("id") or asked)
+            clip_id = str(res.data.get("clip_id") or asked)
             self._post(0x01, clip_id)
             self.library.invalidate()
         else:
