@@ -102,6 +102,7 @@ class Mixer:
         # Filed by the NDI timecode, which carries each output frame's slot exactly.
         self.source = NdiSource(f"ndi://{address}?queue=64&time=timecode", AdapterContext("MIXER", FMT, InternalClock()))
         self.frames: list[Frame] = []
+        self.arrivals: list[float] = []  # time.monotonic() as each frame was taken
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -110,6 +111,7 @@ class Mixer:
             f = self.source.read(0.1)
             if f is not None:
                 self.frames.append(f)
+                self.arrivals.append(time.monotonic())
 
     def __enter__(self) -> Mixer:
         self.source.open()
@@ -167,6 +169,7 @@ def test_engine_ingests_ndi_and_a_mixer_takes_its_programme(
             assert wait_for(lambda: len(mixer.frames) >= 500, timeout=20.0)
             frames = list(mixer.frames)
             mixer_state = mixer.source.state()
+        arrivals = mixer.arrivals[: len(frames)]
         missed = engine.ticker_stats()["missed"]
     finally:
         engine.stop()
@@ -178,6 +181,12 @@ def test_engine_ingests_ndi_and_a_mixer_takes_its_programme(
     steps = np.diff([f.meta["ndi_timecode"] for f in frames]) // FRAME_100NS
     assert steps.min() == 1 and int((steps - 1).sum()) <= missed, f"timecode jumps: {sorted(set(steps.tolist()))}"
     assert missed < 25, f"the ticker skipped {missed} slots: this machine is too busy for the test to mean anything"
+    # At the output rate: ten seconds of programme by timecode, and it arrived over ten seconds of wall
+    # clock, not in a burst (measured within 10 ms, with both cores of a 2-core box busy too).
+    span = arrivals[-1] - arrivals[0]
+    tc_span = (frames[-1].meta["ndi_timecode"] - frames[0].meta["ndi_timecode"]) / 1e7
+    assert tc_span >= 9.98, tc_span
+    assert span == pytest.approx(tc_span, abs=0.1), (span, tc_span)
     # The mixer files each frame under exactly the slot the engine sent it for (<fvr slot="…"/>).
     assert all(f'slot="{f.slot}"' in f.meta["ndi_metadata"] for f in frames)
     assert all('<fvr ' in f.meta["ndi_metadata"] and 'angle="cam01"' in f.meta["ndi_metadata"] for f in frames)
