@@ -214,7 +214,9 @@ class FakeEngine:
             self.set(ch, state="CUED", speed=0.0, slot=slot, clip_id=clip.clip_id, cue_complete=True,
                      camera=cmd.camera or clip.cameras[0])
         elif isinstance(cmd, c.SelectCamera):
-            self.set(ch, camera=cmd.camera or st.camera)
+            cams = self.camera_names
+            stepped = cams[(cams.index(st.camera) + cmd.step) % len(cams)] if st.camera in cams else cams[0]
+            self.set(ch, camera=cmd.camera or stepped)
         elif isinstance(cmd, c.MarkIn):
             self.set(ch, mark_in=st.slot if cmd.slot is None else cmd.slot)
         elif isinstance(cmd, c.MarkOut):

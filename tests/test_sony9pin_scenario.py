@@ -217,6 +217,26 @@ def test_superseded_commands_say_so_and_no_surface_counts_them_as_refused(tmp_pa
 
 
 @pytest.mark.integration
+def test_two_ejects_in_one_frame_step_live_twice(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    record(engine, BASE, BASE + 150)
+    device = Sony9PinDevice(engine, "loop://", "PGM1", "odetics")
+    clock = Ticker(engine)
+    try:
+        clock.tick()
+        assert (engine.channel_status("PGM1").state, engine.channel_status("PGM1").camera) == ("LIVE", "cam01")
+        assert device.handle(frame("20 0F")) == p.ACK
+        assert device.handle(frame("20 0F")) == p.ACK
+        clock.tick()
+        st = engine.channel_status("PGM1")
+        assert (st.state, st.camera) == ("LIVE", "cam03")
+        assert device.stats.refused == 0
+    finally:
+        device.stop()
+        engine.stop()
+
+
+@pytest.mark.integration
 def test_osc_bundle_lands_on_the_slot_its_timetag_names(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
     record(engine, BASE, BASE + 150)

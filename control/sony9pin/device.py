@@ -559,13 +559,12 @@ class Sony9PinDevice:
         return self._transport(GoLive(self.channel))
 
     def _eject(self, block: p.Block) -> bytes | None:
-        # EVS: EJECT steps E-E along the record trains (A → B → C …) once the channel is live.
+        # EVS: EJECT steps E-E along the record trains (A → B → C …) once the channel is live. The engine
+        # steps from the camera it shows when it applies the command (it stays live), not from this snapshot.
         if block.data:
             return None
-        st = self._status()
-        cams = self.library.cameras()
-        if st.state == "LIVE" and st.camera in cams:
-            return self._transport(GoLive(self.channel, camera=cams[(cams.index(st.camera) + 1) % len(cams)]))
+        if self._status().state == "LIVE":
+            return self._transport(SelectCamera(self.channel, step=1))
         return self._transport(GoLive(self.channel))
 
     def _fast_forward(self, block: p.Block) -> bytes | None:
