@@ -72,26 +72,20 @@ class CameraTensors:
 
     R: torch.Tensor  # (3, 3) world -> camera
     t: torch.Tensor  # (3,)
-    center: torch.Tensor  # (3,)
     A: tuple[float, float, float, float, float]  # normalised coords -> grid: ax, skew, bx, ay, by
     dist: tuple[float, float, float, float, float] | None
-    width: int
-    height: int
 
     @classmethod
     def of(cls, cam: CameraModel, device: torch.device) -> CameraTensors:
         # grid = 2 * pixel / (size - 1) - 1 (align_corners=True: pixel centres at integer coordinates).
         N = np.array([[2.0 / max(cam.width - 1, 1), 0.0, -1.0], [0.0, 2.0 / max(cam.height - 1, 1), -1.0]])
-        NK = N @ np.vstack([cam.K, [0.0, 0.0, 1.0]])[:3]
+        NK = N @ cam.K
         dist = tuple(float(v) for v in cam.dist) if cam.has_distortion else None
         return cls(
             R=torch.tensor(cam.R, dtype=torch.float32, device=device),
             t=torch.tensor(cam.t, dtype=torch.float32, device=device),
-            center=torch.tensor(cam.center, dtype=torch.float32, device=device),
             A=(float(NK[0, 0]), float(NK[0, 1]), float(NK[0, 2]), float(NK[1, 1]), float(NK[1, 2])),
             dist=dist,  # type: ignore[arg-type]
-            width=cam.width,
-            height=cam.height,
         )
 
     def grid_along(self, a: torch.Tensor, o: torch.Tensor | None, z: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,7 +155,7 @@ def view_rays(cam: CameraModel, pixels: torch.Tensor) -> torch.Tensor:
     """World-frame ray directions scaled to z_cam = 1 for every pixel of a camera: (H, W, 3).
 
     A point at depth z along pixel p is ``center + z * rays[p]``. Distortion, if any, is undone
-    (numerically, on the host: a real camera's rays are made once and cached by the caller).
+    numerically, on the host, on every call (nothing caches the result; a virtual view has none).
     """
     if cam.has_distortion:
         uv = pixels[..., :2].reshape(-1, 2).cpu().double().numpy()

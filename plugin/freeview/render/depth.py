@@ -166,8 +166,9 @@ class DepthRenderer(BaseRenderer):
     def render_camera(self, target: CameraModel, s: float, pivot: np.ndarray, images: Mapping[str, np.ndarray]) -> torch.Tensor:
         idx = self.rig.neighbours(s, self.n_sources)
         srcs = self.load(images, self.names(idx), alpha=True)
-        depth = self.estimate_depth(target, srcs)
-        sampled = self.sample_at(target, srcs, depth)
+        levels = self.pyramid(target, srcs, None)
+        depth = self.estimate_depth(target, srcs, levels=levels)
+        sampled = self.sample_at(target, srcs, depth, rays=levels[-1].rays)  # the finest level is the target
         return self.blend(target, s, idx, srcs, sampled)
 
     # --- depth ----------------------------------------------------------------------------------
@@ -206,8 +207,9 @@ class DepthRenderer(BaseRenderer):
         reference: torch.Tensor | None = None,
     ) -> np.ndarray:
         """(H, W) float32 depth in metres on the host, NaN where no two views agree on the point."""
-        depth = self.estimate_depth(target, srcs, reference)
-        finest = self.pyramid(target, srcs, reference)[-1]
+        levels = self.pyramid(target, srcs, reference)
+        depth = self.estimate_depth(target, srcs, levels=levels)
+        finest = levels[-1]
         cost = self._cost(finest, torch.where(torch.isfinite(depth), depth, torch.full_like(depth, self.far)).unsqueeze(0))
         known = torch.isfinite(depth) & (cost[0] < 0.5 * self.settings.truncate)
         return torch.where(known, depth, torch.full_like(depth, float("nan"))).cpu().numpy().astype(np.float32)
@@ -232,14 +234,16 @@ class DepthRenderer(BaseRenderer):
         target: CameraModel,
         srcs: list[tuple[CameraModel, torch.Tensor]],
         reference: torch.Tensor | None = None,
+        levels: list[Level] | None = None,
     ) -> torch.Tensor:
         """(H, W) depth z_cam of every pixel of ``target`` from the sources (float32; inf: sky/none).
 
         ``srcs`` images carry an alpha channel (``load(..., alpha=True)``). With ``reference`` (the
         target's own (1, 3, H, W) image) costs compare each source with it instead of the sources with
-        each other (the ``fvreplay depth`` command).
+        each other (the ``fvreplay depth`` command). ``levels``: ``pyramid(target, srcs, reference)``
+        when the caller already has it (``reference`` is then not used).
         """
-        levels = self.pyramid(target, srcs, reference)
+        levels = levels if levels is not None else self.pyramid(target, srcs, reference)
         baseline = max(float(np.linalg.norm(cam.center - target.center)) for cam, _ in srcs)
         baseline = max(baseline, 1e-6)
         st = self.settings
@@ -377,9 +381,19 @@ class DepthRenderer(BaseRenderer):
 
     # --- colour ---------------------------------------------------------------------------------
 
-    def sample_at(self, target: CameraModel, srcs: list[tuple[CameraModel, torch.Tensor]], depth: torch.Tensor) -> Sampled:
-        """Every source at the point each target pixel sees at ``depth`` (H, W), in float32."""
-        rays = view_rays(target, self.pixels(target.width, target.height, self.device))
+    def sample_at(
+        self,
+        target: CameraModel,
+        srcs: list[tuple[CameraModel, torch.Tensor]],
+        depth: torch.Tensor,
+        rays: torch.Tensor | None = None,
+    ) -> Sampled:
+        """Every source at the point each target pixel sees at ``depth`` (H, W), in float32.
+
+        ``rays``: the target's ``view_rays`` when the caller already has them (the pyramid's finest level).
+        """
+        if rays is None:
+            rays = view_rays(target, self.pixels(target.width, target.height, self.device))
         warped = self._warp(target, rays, srcs, depth.unsqueeze(0))
         smp = torch.cat([x for x, _, _ in warped]).float()
         alpha = smp[:, 3]

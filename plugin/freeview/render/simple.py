@@ -70,7 +70,7 @@ class SwitchRenderer(BaseRenderer):
         target = self.rig.view_camera(view, width, height)
         source = self.source_camera(name, int(img.shape[1]), int(img.shape[0]))
         reaimed = self.reaimed_camera(source, target, np.asarray(view.pivot, float))
-        coarse = reaimed.scaled(max(2, -(-width // COARSE) * 2 // 2), max(2, -(-height // COARSE)))
+        coarse = reaimed.scaled(max(2, -(-width // COARSE)), max(2, -(-height // COARSE)))
         with torch.inference_mode():
             grid = self.rotation_grid(source, coarse)  # (1, h, w, 2), align_corners=True normalised
             full = F.interpolate(grid.permute(0, 3, 1, 2), size=(height, width), mode="bilinear", align_corners=False)
