@@ -108,7 +108,10 @@ def resolve_clip(engine: EngineAPI, raw: str) -> tuple[Any, str]:
 
 
 async def run_command(engine: EngineAPI, cmd: Command, timeout: float | None = None) -> CommandResult:
-    """Submit a command, wait (without blocking the server) until the engine applied it; 409 if it refused."""
+    """Submit a command, wait (without blocking the server) until the engine applied it; 409 if it refused.
+
+    The engine answers after the tick that applied the command has published its state, so the channel
+    status read after this already shows the command's effect."""
     timeout = COMMAND_TIMEOUT_S if timeout is None else timeout
     future = engine.submit(cmd)
     waiter = asyncio.wrap_future(future)
@@ -124,19 +127,4 @@ async def run_command(engine: EngineAPI, cmd: Command, timeout: float | None = N
     if not result.ok:
         raise Problem("command-refused", result.message or f"{cmd.verb} was refused", command=cmd.verb,
                       data=result.data)
-    if result.slot is not None:
-        await published(engine, result.slot)
     return result
-
-
-async def published(engine: EngineAPI, slot: int, timeout: float = 0.5) -> None:
-    """Wait until the engine has published the state of ``slot``'s tick.
-
-    A command's future resolves at the start of its tick, a moment before the tick publishes the channel
-    status; answering in that moment would show the channel as it was before the command.
-    """
-    deadline = asyncio.get_running_loop().time() + timeout
-    while (engine.state.get("engine.slot") or -1) < slot:
-        if asyncio.get_running_loop().time() > deadline:
-            return  # the engine stopped between applying and publishing: answer with what is known
-        await asyncio.sleep(0.001)
