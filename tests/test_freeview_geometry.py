@@ -163,21 +163,6 @@ def test_rig_rejects_duplicate_names() -> None:
         Rig([cams[0], cams[0]])
 
 
-def test_undistort_map_is_cached() -> None:
-    cam = CameraModel.look_at("d", [0.0, -30.0, 8.0], PIVOT, width=160, height=90, focal_px=150, dist=(-0.05, 0.0, 0.0, 0.0, 0.0))
-    rig = Rig([cam])
-    mx, my = rig.undistort_map("d")
-    assert mx.shape == (90, 160)
-    assert rig.undistort_map("d")[0] is mx
-    # The map sends each undistorted pixel to where the distorted image holds it.
-    uv, _ = cam.project(cam.unproject(np.array([[20.0, 15.0]]), np.array([30.0])))
-    pin = CameraModel("p", 160, 90, cam.K, cam.R, cam.t)
-    u0, _ = pin.project(cam.unproject(np.array([[20.0, 15.0]]), np.array([30.0])))
-    x, y = int(round(u0[0, 0])), int(round(u0[0, 1]))
-    assert abs(mx[y, x] - 20.0) < 0.6 and abs(my[y, x] - 15.0) < 0.6
-    assert abs(uv[0, 0] - 20.0) < 1e-6
-
-
 # --- pivots --------------------------------------------------------------------------------------
 
 

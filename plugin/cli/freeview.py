@@ -8,6 +8,7 @@ the CLI is the composition root).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -195,7 +196,7 @@ def _eval_rig(profile: Any, width: int, height: int) -> Rig:
         for cam in cams:
             url = parse_sim_url(cam.source)
             model = by_name[url.camera]
-            rig_cams.append(CameraModel(cam.name, model.width, model.height, model.K, model.R, model.t, model.dist))
+            rig_cams.append(dataclasses.replace(model, name=cam.name))
         return Rig(rig_cams, default_pivot=profile.scene.pivot)
 
 

@@ -6,6 +6,7 @@ Cameras are numbered 1..N along the arc (view position s = i is camera i). The r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -105,7 +106,6 @@ class Rig:
         self._default_pivot = None if default_pivot is None else np.asarray(default_pivot, float).reshape(3)
         self._by_name = {c.name: i for i, c in enumerate(cams)}
         self.path = ArcPath(np.array([c.center for c in cams]))
-        self._undistort: dict[tuple[str, int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     # --- lookup -------------------------------------------------------------------------------
 
@@ -124,11 +124,6 @@ class Rig:
             return self.cameras[self._by_name[name]]
         except KeyError:
             raise CalibrationError(f"rig has no camera {name!r} (cameras: {', '.join(self.names)})") from None
-
-    def position(self, name: str) -> float:
-        """The view position s (1-based) of camera ``name``."""
-        self.camera(name)
-        return float(self._by_name[name] + 1)
 
     def nearest(self, s: float) -> int:
         """0-based index of the camera nearest to view position ``s`` (halves go to the later camera)."""
@@ -214,20 +209,6 @@ class Rig:
         K = np.array([[fx * view.zoom, 0.0, (width - 1) / 2.0], [0.0, fy * view.zoom, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
         return CameraModel(f"s={view.s:.4f}", width, height, K, R, -R @ center)
 
-    # --- undistortion -------------------------------------------------------------------------
-
-    def undistort_map(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """cv2.remap maps (float32 x, y) that undistort camera ``name``'s images into its own K (cached)."""
-        cam = self.camera(name)
-        key = (name, cam.width, cam.height)
-        if key not in self._undistort:
-            import cv2
-
-            self._undistort[key] = cv2.initUndistortRectifyMap(
-                cam.K, cam.dist, None, cam.K, (cam.width, cam.height), cv2.CV_32FC1
-            )
-        return self._undistort[key]
-
     # --- loading ------------------------------------------------------------------------------
 
     @classmethod
@@ -291,7 +272,7 @@ class Rig:
                     files[path] = _read_calibration_file(path)
                 entries = files[path]
                 model = _pick(entries, cal.image or cam.name, f"{where}.calibration.rig ({path})")
-                model = CameraModel(cam.name, model.width, model.height, model.K, model.R, model.t, model.dist)
+                model = dataclasses.replace(model, name=cam.name)
             if (model.width, model.height) != (width, height):
                 model = model.scaled(width, height)
             cams.append(model)
