@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import queue
 from typing import TypeVar
 
@@ -20,8 +21,7 @@ def put_dropping_oldest(q: queue.Queue[T], item: T) -> int:
             q.put_nowait(item)
             return dropped
         except queue.Full:
-            try:
+            # A reader may take the oldest meanwhile: then the put succeeds next round.
+            with contextlib.suppress(queue.Empty):
                 q.get_nowait()
                 dropped += 1
-            except queue.Empty:
-                pass

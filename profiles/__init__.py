@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from profiles.schema import Profile
 
-__all__ = ["Profile", "ProfileLoadError", "load_profile", "resolve_profile_path", "shipped_profiles"]
+__all__ = [
+    "Profile",
+    "ProfileLoadError",
+    "load_profile",
+    "resolve_profile_path",
+    "shipped_profiles",
+    "to_toml",
+    "toml_value",
+]
 
 SHIPPED_DIR = Path(__file__).parent
 
@@ -92,3 +101,36 @@ def load_profile(name_or_path: str | Path = "demo") -> Profile:
         raise ProfileLoadError([f"{path}: cannot read: {exc.strerror}"]) from exc
     profile = parse_profile(text, path.name)
     return profile.model_copy(update={"source_path": str(path.resolve())})
+
+
+def toml_value(value: Any) -> str:
+    """One value as TOML: strings quoted, lists and tuples as arrays, dicts and models as inline tables
+    (keys whose value is None left out)."""
+    if isinstance(value, BaseModel):
+        return toml_value(value.model_dump(mode="json"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in value.items() if x is not None) + " }"
+    return repr(value)
+
+
+def to_toml(data: dict[str, Any], prefix: str = "") -> str:
+    """A resolved profile (or any nested dict) as TOML: scalars first, then [tables] and [[arrays of tables]]."""
+    lines: list[str] = []
+    tables: list[str] = []
+    for key, value in data.items():
+        if value is None:
+            continue
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            tables.append(f"\n[{path}]\n" + to_toml(value, path))
+        elif isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            tables.extend(f"\n[[{path}]]\n" + to_toml(item, path) for item in value)
+        else:
+            lines.append(f"{key} = {toml_value(value)}")
+    return "\n".join(lines) + "".join(tables)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from profiles import toml_value
 from profiles.schema import Camera, Channel, InlineCalibration, Profile, RigCalibration, Sony9Pin
 
 HEADER = """\
@@ -18,20 +19,6 @@ HEADER = """\
 # Generated from profiles/schema.py by `python -m profiles.reference`; do not edit by hand.
 # Comments read: description, then `default [allowed values]`.
 """
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, BaseModel):
-        return _toml(value.model_dump(mode="json"))
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, str):
-        return json.dumps(value)
-    return repr(value)
 
 
 def _allowed(annotation: Any) -> str:
@@ -67,7 +54,7 @@ def _default(field: FieldInfo) -> Any:
 def _comment(field: FieldInfo) -> list[str]:
     lines = [f"# {line.strip()}" for line in (field.description or "").splitlines()]
     default = _default(field)
-    shown = "required" if default is PydanticUndefined else _toml(default)
+    shown = "required" if default is PydanticUndefined else toml_value(default)
     lines.append(f"# default {shown} [{_allowed(field.annotation)}]")
     return lines
 
@@ -97,7 +84,7 @@ def _section(model: type[BaseModel], path: str, example: dict[str, Any] | None =
         if value is PydanticUndefined or value is None:
             scalars.append(f"# {name} = …")
         else:
-            scalars.append(f"{name} = {_toml(value)}")
+            scalars.append(f"{name} = {toml_value(value)}")
     return scalars + tables
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from timing.errors import TimingError
-from timing.slots import LEAP_SECONDS_NOW, leap_seconds
+from timing.slots import LEAP_SECONDS_NOW, leap_seconds, utc_to_tai_ns
 
 __all__ = [
     "InputLockedClock",
@@ -112,7 +112,7 @@ def _system_tai_ns() -> tuple[int, str]:
     clock_tai = getattr(time, "CLOCK_TAI", None)
     if offset == expected and clock_tai is not None:
         return time.clock_gettime_ns(clock_tai), "CLOCK_TAI"
-    return utc + expected * _NS, f"CLOCK_REALTIME + {expected} s"
+    return utc_to_tai_ns(utc), f"CLOCK_REALTIME + {expected} s"
 
 
 # --- PTP --------------------------------------------------------------------------------------
@@ -292,8 +292,7 @@ class PtpClock:
                 self._check_tai_offset()
         if self._tai_ok and self._clock_tai is not None:
             return time.clock_gettime_ns(self._clock_tai)
-        utc = time.time_ns()
-        return utc + leap_seconds(utc) * _NS
+        return utc_to_tai_ns(time.time_ns())
 
     def sleep_until(self, tai_ns: int, *, precise: bool = True) -> None:
         precise_sleep_until(self.now_ns, tai_ns, self._spin_ns if precise else 0)

@@ -63,7 +63,6 @@ class FrameSlotSync:
         self._duplicates = 0
         self._gaps = 0
         self._out_of_order = 0
-        self.last_was_duplicate = False
 
     def _fold(self, x: int) -> int:
         """x minus the nearest whole number of frames: into [−T/2, T/2), in ns."""
@@ -108,7 +107,6 @@ class FrameSlotSync:
         self._gaps += gap
         if last is None or slot >= last:
             self._last_slot = slot
-        self.last_was_duplicate = duplicate
         return Filed(slot, duplicate, gap)
 
     def stats(self) -> dict[str, object]:

@@ -9,13 +9,14 @@ it follows the same protocols and settles its format before the first frame like
 from __future__ import annotations
 
 import collections
+import dataclasses
 import queue
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from plugin.errors import SinkError, SourceError
+from plugin.errors import AdapterError, SinkError, SourceError
 from plugin.frames import Frame
 from plugin.ports import AdapterContext, VideoFormat
 from plugin.queues import put_dropping_oldest
@@ -54,22 +55,28 @@ _HUBS: dict[str, _Hub] = {}
 _LOCK = threading.Lock()
 
 
-def _name_of(url: str) -> tuple[str, dict[str, list[str]]]:
+def _name_of(url: str, error: type[AdapterError]) -> tuple[str, dict[str, list[str]]]:
     parts = urlsplit(url)
     if parts.scheme != "mem":
-        raise SourceError(f"{url!r} is not a mem:// URL")
+        raise error(f"{url!r} is not a mem:// URL")
     name = (parts.netloc + parts.path).strip("/")
     if not name:
-        raise SourceError(f"{url!r}: name the hub, e.g. mem://cam01")
+        raise error(f"{url!r}: name the hub, e.g. mem://cam01")
     return name, parse_qs(parts.query)
 
 
-def hub(name: str, *, capacity: int = 64, keep: int = 16) -> _Hub:
-    """The hub called ``name``, created on first use."""
+def hub(name: str, *, capacity: int = 64, keep: int | None = None) -> _Hub:
+    """The hub called ``name``, created on first use; ``keep`` sets how many recent frames it holds."""
     with _LOCK:
-        if name not in _HUBS:
-            _HUBS[name] = _Hub(name, capacity, keep)
-        return _HUBS[name]
+        h = _HUBS.get(name)
+        if h is None:
+            h = _HUBS[name] = _Hub(name, capacity, 16 if keep is None else keep)
+        elif keep is not None and keep != h.keep:
+            # A sink asking for a longer (or shorter) history than the hub was made with, e.g. by a
+            # source that opened first, gets it.
+            h.keep = keep
+            h.history = collections.deque(h.history, maxlen=keep)
+        return h
 
 
 def feed(name: str, frame: Frame) -> None:
@@ -90,7 +97,7 @@ class MemorySource:
 
     def __init__(self, url: str, ctx: AdapterContext) -> None:
         self.url = url
-        self.name, _ = _name_of(url)
+        self.name, _ = _name_of(url, SourceError)
         self.ctx = ctx
         self._hub: _Hub | None = None
         self.frames_in = 0
@@ -106,7 +113,8 @@ class MemorySource:
         except queue.Empty:
             return None
         if frame.slot < 0:
-            frame.slot = slot_at(frame.tai_ns, self.ctx.fmt.rate)
+            # A new Frame: the one in the hub may be held by the feeder and the hub's history too.
+            frame = dataclasses.replace(frame, slot=slot_at(frame.tai_ns, self.ctx.fmt.rate))
         self.frames_in += 1
         return frame
 
@@ -124,11 +132,13 @@ class MemorySink:
 
     def __init__(self, url: str, ctx: AdapterContext) -> None:
         self.url = url
-        self.name, query = _name_of(url)
+        self.name, query = _name_of(url, SinkError)
         try:
             self.keep = int(query.get("keep", ["16"])[0])
         except ValueError as exc:
             raise SinkError(f"{url}: keep must be an integer") from exc
+        if self.keep < 1:
+            raise SinkError(f"{url}: keep must be at least 1")
         self.ctx = ctx
         self.fmt: VideoFormat | None = None
         self._hub: _Hub | None = None

@@ -68,12 +68,23 @@ def config_path() -> Path:
 
 
 def read_config() -> dict[str, Any]:
-    """The effective SDK configuration (empty when there is no file or it cannot be read)."""
+    """The effective SDK configuration (empty when there is no file).
+
+    A file that exists but cannot be read is an error, not an empty configuration: writing a new one
+    from nothing would drop its settings (e.g. the allowed network adapters) without a word.
+    """
+    path = config_path()
     try:
-        data = json.loads(config_path().read_text())
-    except (OSError, ValueError):
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except ValueError as exc:
+        raise AdapterError(f"{path}: not valid JSON ({exc}); fix or remove it") from exc
+    except OSError as exc:
+        raise AdapterError(f"{path}: cannot read the NDI configuration ({exc.strerror})") from exc
+    if not isinstance(data, dict):
+        raise AdapterError(f"{path}: the NDI configuration must be a JSON object")
+    return data
 
 
 def write_config(
@@ -229,8 +240,6 @@ class Captured:
 
     video: VideoCopy | None = None
     metadata: str | None = None
-    status_change: bool = False
-    error: bool = False
     unsupported: str = ""  # the FourCC name of a video frame we cannot keep
 
 
@@ -296,10 +305,10 @@ class Receiver:
         if inst is None:
             raise SourceError(f"ndi://{self.target}: capture on a closed receiver")
         try:
-            kind, vf, _, mf = NDIlib.recv_capture_v3(inst, timeout_ms, True, False, True)
+            _, vf, _, mf = NDIlib.recv_capture_v3(inst, timeout_ms, True, False, True)
         except (TypeError, ValueError, RuntimeError) as exc:
             raise SourceError(f"ndi://{self.target}: NDI capture failed: {exc}") from exc
-        out = Captured(status_change=kind == NDIlib.FRAME_TYPE_STATUS_CHANGE, error=kind == NDIlib.FRAME_TYPE_ERROR)
+        out = Captured()
         if vf is not None:
             try:
                 copied = _copy_video(vf)

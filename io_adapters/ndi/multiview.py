@@ -214,7 +214,7 @@ class Multiviewer:
                 kind = st.tally or "selected"
                 if _rank(kind) > _rank(tally.get(st.camera, "")):
                     tally[st.camera] = kind
-            snapshot = engine.state.snapshot("cameras.") if hasattr(engine, "state") else {}
+            snapshot = engine.state.snapshot("cameras.")
             for st, tile in zip(statuses, self._chan_tiles):
                 self._draw(f"ch:{st.name}", tile, engine.channel_frame(st.name), st.tally)
                 label = f"{st.name}  {st.state} {st.speed:+.2f}x  {st.camera}  {st.timecode}"
@@ -225,8 +225,11 @@ class Multiviewer:
                 # Camera tiles take turns (camera_every groups): the previews run at a fraction of the
                 # picture rate, which halves the work on a 2-core machine; programme tiles never wait.
                 due = (i + self._compositions) % self.camera_every == 0
-                frame = engine.latest_frame(cam) if due or f"cam:{cam}" not in self._shown else None
-                self._draw(f"cam:{cam}", tile, frame, tally.get(cam, ""), keep=not due and f"cam:{cam}" in self._shown)
+                key = f"cam:{cam}"
+                if due or key not in self._shown:
+                    self._draw(key, tile, engine.latest_frame(cam), tally.get(cam, ""))
+                else:
+                    self._border(key, tile, tally.get(cam, ""))
                 cam_state = snapshot.get(f"cameras.{cam}.state", "")
                 self._label(f"cam:{cam}", tile, cam if cam_state in ("", "LIVE", "OK") else f"{cam} {cam_state}")
             self._compositions += 1
@@ -240,9 +243,9 @@ class Multiviewer:
 
     # --- drawing -----------------------------------------------------------------------------------
 
-    def _draw(self, key: str, tile: Tile, frame: Frame | None, tally: str, keep: bool = False) -> None:
+    def _draw(self, key: str, tile: Tile, frame: Frame | None, tally: str) -> None:
         ident = (frame.slot, frame.tai_ns) if frame is not None else (-1, -1)
-        if not keep and self._shown.get(key) != ident:
+        if self._shown.get(key) != ident:
             c = self._canvas
             area = c[tile.y : tile.y + tile.h, tile.x : tile.x + tile.w]
             if frame is None:
@@ -288,5 +291,8 @@ def _text(area: U8, text: str, background: int, baseline: int) -> None:
     area[..., 0] = 128
 
 
+_RANK = {"program": 3, "preview": 2, "selected": 1}
+
+
 def _rank(kind: str) -> int:
-    return {"program": 3, "preview": 2, "selected": 1}.get(kind, 0)
+    return _RANK.get(kind, 0)

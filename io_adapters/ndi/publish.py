@@ -15,6 +15,7 @@ included) give the addresses actually used, so nothing depends on the ports bein
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from io_adapters.ndi.settings import DISCOVERY_SERVICE_PORT
+from profiles import to_toml
 
 if TYPE_CHECKING:  # the rest loads with the first publisher, so ``add_ndi_args`` stays cheap to import
     from io_adapters.ndi.sink import NdiSink
@@ -246,10 +248,9 @@ def publish_sim(
             write_profile.write_text(ingest_profile_text(profile, addresses))
             out(f"wrote {write_profile}: run it with `fvreplay run --profile {write_profile}`")
         deadline = time.monotonic() + duration if duration is not None else math.inf
-        while time.monotonic() < deadline:
-            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how an operator stops publishing
+            while time.monotonic() < deadline:
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
     finally:
         pub.stop()
     return 0
@@ -318,9 +319,8 @@ def ingest_profile_text(
         "# publishes them (each camera at its own address; no discovery needed). Written by\n"
         "# io_adapters.ndi.publish.ingest_profile_text; calibration is the sim venue's, exact.\n"
     )
-    from plugin.cli.profile import _to_toml
 
-    return header + _to_toml(data) + "\n"
+    return header + to_toml(data) + "\n"
 
 
 def demo_ndi_text() -> str:

@@ -13,7 +13,7 @@ from plugin import __version__
 from plugin.errors import SinkError
 from plugin.frames import Frame, PixelFormat
 from plugin.ports import AdapterContext, VideoFormat
-from timing import TimecodeError, tai_to_utc_ns, timecode_to_frames
+from timing import TimecodeError, slot_start_ns, tai_to_utc_ns, timecode_to_frames
 
 log = logging.getLogger("fvreplay.ndi")
 
@@ -157,7 +157,7 @@ class NdiSink:
                 frames = timecode_to_frames(frame.timecode, fmt.rate)
             except TimecodeError:
                 return _sdk.SYNTHESIZE
-            return frames * fmt.rate.denominator * 10_000_000 // fmt.rate.numerator
+            return slot_start_ns(frames, fmt.rate) // 100
         if frame.tai_ns > 0:
             return tai_to_utc_ns(frame.tai_ns) // 100
         return _sdk.SYNTHESIZE

@@ -67,6 +67,7 @@ class NdiSource:
         self._unsupported = 0
         self._time_fallbacks = 0
         self._format = ""
+        self._format_key: tuple[object, ...] | None = None
         self._format_ok = True
         self._latency_ns = 0
         self._arrivals: collections.deque[int] = collections.deque(maxlen=max(2, ctx.fmt.rate.nominal + 1))
@@ -240,9 +241,11 @@ class NdiSource:
         filed = self._sync.file(tai)
         self._frames += 1
         self._latency_ns = arrival - tai
-        rate = Fraction(v.rate_n, v.rate_d) if v.rate_d else Fraction(0)
-        fmt = f"{v.width}x{v.height} {v.pixel_format.value} {rate}{'' if v.progressive else 'i'}"
-        if fmt != self._format:
+        key = (v.width, v.height, v.pixel_format, v.rate_n, v.rate_d, v.progressive)
+        if key != self._format_key:  # described once per change of format, not per frame
+            self._format_key = key
+            rate = Fraction(v.rate_n, v.rate_d) if v.rate_d else Fraction(0)
+            fmt = f"{v.width}x{v.height} {v.pixel_format.value} {rate}{'' if v.progressive else 'i'}"
             house = self.ctx.fmt
             self._format_ok = (v.width, v.height, rate) == (house.width, house.height, house.rate.fps)
             if not self._format_ok:

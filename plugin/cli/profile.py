@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from profiles import ProfileLoadError, load_profile
+from profiles import ProfileLoadError, load_profile, to_toml
 
 
 def add_parser(sub: Any) -> None:
@@ -31,35 +31,5 @@ def check_profile(args: argparse.Namespace) -> int:
         print(json.dumps(resolved, indent=2))
     else:
         print(f"# {profile.source_path}: OK ({len(profile.cameras)} cameras, {len(profile.channels)} channels)")
-        print(_to_toml(resolved))
+        print(to_toml(resolved))
     return 0
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items() if x is not None) + " }"
-    return repr(v)
-
-
-def _to_toml(data: dict[str, Any], prefix: str = "") -> str:
-    """Render a resolved profile as TOML (tables after scalars, arrays of tables as [[…]])."""
-    lines: list[str] = []
-    tables: list[str] = []
-    for key, value in data.items():
-        if value is None:
-            continue
-        path = f"{prefix}.{key}" if prefix else key
-        if isinstance(value, dict):
-            tables.append(f"\n[{path}]\n" + _to_toml(value, path))
-        elif isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
-            for item in value:
-                tables.append(f"\n[[{path}]]\n" + _to_toml(item, path))
-        else:
-            lines.append(f"{key} = {_toml_value(value)}")
-    return "\n".join(lines) + "".join(tables)
