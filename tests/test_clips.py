@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,7 @@ def test_sigkill_right_after_saving_loses_nothing(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
+    time.sleep(0.3)  # let the child's background saves get under way: the kill lands mid-save
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
     assert line.startswith("SAVED"), line
@@ -118,9 +120,13 @@ def test_sigkill_right_after_saving_loses_nothing(tmp_path: Path) -> None:
                 assert frame is not None and decode(frame) == (int(cam[-2:]), slot % 200)
     (pl,) = e.clips.playlists()
     assert pl.elements == [(ids[0], 0.5), (ids[2], 1.0)]
-    # Clips saved in the background when the kill came are either complete or absent.
+    # Clips saved in the background when the kill came are either complete or absent: every frame of
+    # every clip in the store is there, for every angle.
     for clip in clips.values():
-        assert e.clips.frame(clip, "cam01", clip.in_slot) is not None
+        for cam in clip.cameras:
+            for slot in range(clip.first_slot, clip.last_slot + 1):
+                f = e.clips.frame(clip, cam, slot)
+                assert f is not None and decode(f) == (int(cam[-2:]), slot % 200), (clip.clip_id, cam, slot)
     leftovers = [p.name for p in (tmp_path / "store" / "clips").iterdir() if p.name.startswith(".tmp")]
     assert leftovers == []
     # And the restored clip plays.

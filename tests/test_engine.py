@@ -222,6 +222,8 @@ def test_slow_renderer_never_stalls_the_output(tmp_path: Path) -> None:
         e.tick(BASE + 201 + i)  # ticks come far faster than 50 ms renders
     st = e.channel_status("PGM1")
     assert st.frames_out == 11  # one frame per tick, always
+    assert [f.slot for f in output(e)] == list(range(BASE + 200, BASE + 211))
+    assert all(f.meta["source_slot"] == BASE + 10 for f in output(e))
     assert st.late >= 1 and st.repeated >= 1
     time.sleep(0.3)
     e.tick(BASE + 220)
