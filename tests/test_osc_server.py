@@ -115,6 +115,8 @@ def send(server: OscServer, address: str, *args: Any) -> None:
         ("/fvr/1/clip/save", (), c.SaveClip("PGM1")),
         ("/fvr/1/clip/save", ("goal 23'",), c.SaveClip("PGM1", name="goal 23'")),
         ("/fvr/1/clip/save", ("114a/00",), c.SaveClip("PGM1", clip_id="114A/00")),
+        ("/fvr/1/clip/save", ("114B",), c.SaveClip("PGM1", clip_id="114B/00")),
+        ("/fvr/1/clip/save", ("114a-00",), c.SaveClip("PGM1", clip_id="114A/00")),
         ("/fvr/1/clip/cue", ("114B/00",), c.CueClip("PGM1", "114B/00")),
         ("/fvr/1/clip/cue", ("114B/00", "10:00:01:00"), c.CueClip("PGM1", "114B/00", timecode="10:00:01:00")),
         ("/fvr/1/tc/cue", ("09:59:58:00",), c.CueTimecode("PGM1", "09:59:58:00")),

@@ -196,6 +196,21 @@ def test_cue_by_clip_id_picks_the_angle(dev: Sony9PinDevice, engine: FakeEngine)
     assert engine.take() == [c.CueClip("PGM1", "114A/00", timecode=None, camera="cam02")]
 
 
+def test_library_lookup_forms_of_an_id(dev: Sony9PinDevice, engine: FakeEngine) -> None:
+    clip = engine.add_clip("114A/00", NOW - 200, NOW - 100)
+    dev.library.refresh()
+    lookup = dev.library.lookup
+    for text in ("114B/00", "114b", " 114B-00 ", "114b_00"):
+        entry = lookup(text)
+        assert entry is not None and (entry.id, entry.camera, entry.clip) == ("114B/00", "cam02", clip), text
+    assert lookup("114D/00") is None  # a fourth angle of a three-camera clip
+    assert lookup("115A/00") is None and lookup("goal") is None and lookup("114A/0X") is None
+    train = lookup("000C")
+    assert train is not None and (train.id, train.camera, train.is_train) == ("000C/00", "cam03", True)
+    engine.set("PGM1", clip_id="114A/00", camera="cam03", state="CUED")
+    assert dev.library.loaded_id(engine.channel_status("PGM1")) == "114C/00"
+
+
 def test_cue_by_id_and_timecode(dev: Sony9PinDevice, engine: FakeEngine) -> None:
     engine.add_clip("114A/00", NOW - 200, NOW - 100)
     dev.library.refresh()

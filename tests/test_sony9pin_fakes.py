@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from plugin import commands as c
+from plugin.clips import Clip
 from plugin.engine import resolve_name
 from plugin.errors import ClipError, CommandError
 from plugin.state import StateMap
@@ -44,16 +45,6 @@ class FakeStatus:
     late: int = 0
 
 
-@dataclass(frozen=True)
-class FakeClip:
-    clip_id: str
-    name: str
-    in_slot: int
-    out_slot: int
-    cameras: list[str]
-    speed: float = 1.0
-
-
 @dataclass
 class FakePlaylist:
     playlist_id: str
@@ -62,14 +53,14 @@ class FakePlaylist:
 
 
 @dataclass
-class FakeClips:
-    clips: dict[str, FakeClip] = field(default_factory=dict)
+class Clips:
+    clips: dict[str, Clip] = field(default_factory=dict)
     playlists_: dict[str, FakePlaylist] = field(default_factory=dict)
 
-    def list(self) -> list[FakeClip]:
+    def list(self) -> list[Clip]:
         return [self.clips[k] for k in sorted(self.clips)]
 
-    def get(self, clip_id: str) -> FakeClip:
+    def get(self, clip_id: str) -> Clip:
         if clip_id not in self.clips:
             raise ClipError(f"no clip {clip_id}")
         return self.clips[clip_id]
@@ -78,7 +69,7 @@ class FakeClips:
         self.get(clip_id)
         del self.clips[clip_id]
 
-    def update(self, clip_id: str, **fields: Any) -> FakeClip:
+    def update(self, clip_id: str, **fields: Any) -> Clip:
         clip = replace(self.get(clip_id), **fields)
         self.clips[clip_id] = clip
         return clip
@@ -114,7 +105,7 @@ class FakeEngine:
         self.submitted: list[c.Command] = []
         self.pending: list[tuple[c.Command, Future[c.CommandResult]]] = []
         self.statuses = {n: FakeStatus(n) for n in channels}
-        self.clips = FakeClips()
+        self.clips = Clips()
         self.recorder = FakeRecorder(self)
         self.state = StateMap()
         self.lock = threading.Lock()
@@ -234,10 +225,10 @@ class FakeEngine:
             if st.mark_in is None or st.mark_out is None:
                 raise CommandError("save: mark IN and OUT first")
             cid = cmd.clip_id or f"1{len(self.clips.clips) + 11}A/00"
-            self.clips.clips[cid] = FakeClip(cid, cmd.name, st.mark_in, st.mark_out, list(self.camera_names))
+            self.clips.clips[cid] = Clip(cid, cmd.name, st.mark_in, st.mark_out, list(self.camera_names))
         return True
 
-    def add_clip(self, clip_id: str, in_slot: int, out_slot: int, cameras: list[str] | None = None) -> FakeClip:
-        clip = FakeClip(clip_id, "", in_slot, out_slot, cameras or list(self.camera_names))
+    def add_clip(self, clip_id: str, in_slot: int, out_slot: int, cameras: list[str] | None = None) -> Clip:
+        clip = Clip(clip_id, "", in_slot, out_slot, cameras or list(self.camera_names))
         self.clips.clips[clip_id] = clip
         return clip

@@ -17,7 +17,6 @@ import itertools
 import logging
 import math
 import queue
-import re
 import select
 import socket
 import threading
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from control.osc.codec import OscPacketError, TimedMessage, encode_message, parse_packet, timetag_to_tai_ns
+from plugin.clips import normalise_clip_id
 from plugin.commands import (
     ClearMarks,
     Command,
@@ -50,7 +50,7 @@ from plugin.commands import (
     Take,
     set_view,
 )
-from plugin.errors import ControlError, ReplayError
+from plugin.errors import ClipError, ControlError, ReplayError
 from timing import slot_at
 
 log = logging.getLogger("fvreplay.control.osc")
@@ -76,7 +76,6 @@ FEEDBACK_KEYS = {
     "repeated": "repeated",
     "late": "late",
 }
-_LSM = re.compile(r"^\d{3}[A-Za-z](/\d{2})?$")
 
 Builder = Callable[[str, tuple[Any, ...]], Command | None]
 
@@ -412,9 +411,10 @@ class OscServer:
         if not args or (isinstance(args[0], (int, float)) and not isinstance(args[0], bool)):
             return SaveClip(channel) if _trigger(args) else None
         text = _str(args, 0, "clip name or ID")
-        if _LSM.match(text):
-            return SaveClip(channel, clip_id=text.upper())
-        return SaveClip(channel, name=text)
+        try:
+            return SaveClip(channel, clip_id=normalise_clip_id(text))
+        except ClipError:
+            return SaveClip(channel, name=text)
 
     def _view(self, channel: str, args: tuple[Any, ...]) -> Command:
         s = _float(args, 0, "view position s")

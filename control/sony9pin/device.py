@@ -28,6 +28,7 @@ import serial
 
 from control.sony9pin import protocol as p
 from control.sony9pin.library import ClipLibrary, Entry
+from plugin.clips import normalise_clip_id
 from plugin.commands import (
     ClearMarks,
     Command,
@@ -46,7 +47,7 @@ from plugin.commands import (
     SetSpeed,
     Stop,
 )
-from plugin.errors import ControlError, ReplayError
+from plugin.errors import ClipError, ControlError, ReplayError
 
 log = logging.getLogger("fvreplay.control.sony9pin")
 
@@ -1020,7 +1021,10 @@ class Sony9PinDevice:
         if block.count not in sizes:
             return None
         text = block.data[:sizes[block.count]].rstrip(b" \x00").decode("ascii", errors="replace")
-        lsm = self._lsm(text)
+        try:
+            lsm: str | None = normalise_clip_id(text)
+        except ClipError:
+            lsm = None
         cmd = SaveClip(self.channel, clip_id=lsm) if lsm else SaveClip(self.channel, name=text)
         fut = self._submit(cmd)
         fut.add_done_callback(lambda f: self._made(f, lsm or text))
@@ -1035,15 +1039,6 @@ class Sony9PinDevice:
             self.library.invalidate()
         else:
             self._post(0x09 if "exists" in res.message else 0x03, asked)
-
-    @staticmethod
-    def _lsm(text: str) -> str | None:
-        s = text.strip().upper()
-        if len(s) == 4 and s[:3].isdigit() and s[3].isalpha():
-            return s + "/00"
-        if len(s) == 7 and s[:3].isdigit() and s[3].isalpha() and s[4] == "/" and s[5:].isdigit():
-            return s
-        return None
 
     def _set_in_out(self, block: p.Block) -> bytes | None:
         if block.count not in (4, 7, 8):

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from control.sony9pin.protocol import TRAIN_LETTERS, train_id, train_index
+from plugin.clips import ANGLES, normalise_clip_id
+from plugin.errors import ClipError
 
 log = logging.getLogger("fvreplay.control.sony9pin")
-
-ANGLES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,24 +116,17 @@ class ClipLibrary:
 
     def lookup(self, text: str) -> Entry | None:
         """The clip angle or record train an ID names (``114B/00``, ``114B``, ``000A/00``), else None."""
-        s = text.strip().upper()
-        t = train_index(s)
+        t = train_index(text)
         if t is not None:
             cams = self.cameras()
             return Entry(train_id(t), cams[t]) if t < len(cams) else None
-        s = s.replace("-", "/")
-        if len(s) == 4:
-            s += "/00"
-        if len(s) != 7 or s[4] != "/" or not s[:3].isdigit() or s[3] not in ANGLES:
+        try:
+            cid = normalise_clip_id(text)
+        except ClipError:
             return None
-        base = f"{s[:3]}A{s[4:]}"
-        clip = self.clip(base)
-        if clip is None:
-            return None
-        angle = ANGLES.index(s[3])
-        if angle >= len(clip.cameras):
-            return None
-        return Entry(s, clip.cameras[angle], clip)
+        clip = self.clip(f"{cid[:3]}A{cid[4:]}")
+        angle = ANGLES.index(cid[3])
+        return None if clip is None or angle >= len(clip.cameras) else Entry(cid, clip.cameras[angle], clip)
 
     def id_of_camera(self, camera: str) -> str | None:
         cams = self.cameras()
@@ -147,7 +140,6 @@ class ClipLibrary:
         if status.clip_id:
             clip = self.clip(status.clip_id)
             if clip is not None and status.camera in clip.cameras:
-                i = clip.cameras.index(status.camera)
-                return f"{clip.clip_id[:3]}{ANGLES[i]}{clip.clip_id[4:]}"
+                return str(clip.angle_id(status.camera))
             return str(status.clip_id)
         return self.id_of_camera(status.camera)
