@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 
 from control.rest import create_app
 from control.rest.settings import RestSettings
+from plugin import errors
 from plugin.engine import Engine
 from tests.test_rest_support import EngineDriver, make_rest_engine
+from timing import errors as timing_errors
 
 URL = "http://127.0.0.1:8080"
 API = "/api/v1"
@@ -435,3 +437,35 @@ def test_metrics_in_prometheus_format(client: TestClient) -> None:
 
     names = {f.name for f in text_string_to_metric_families(text)}
     assert "fvreplay_channel_frames_out" in names
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.ClipError("no clip 999A/00"), 409),
+        (errors.RecorderError("slot not held"), 409),
+        (errors.BufferTooLargeError("too big"), 409),
+        (errors.RenderError("render failed"), 409),
+        (errors.CalibrationError("no calibration"), 409),
+        (errors.CommandError("refused"), 409),
+        (errors.TimingError("bad rate"), 422),
+        (errors.TimecodeError("no such label"), 422),
+        (timing_errors.TimecodeError("no such label"), 422),
+        (RuntimeError("a bug"), 500),
+    ],
+)
+def test_errors_a_route_raises_become_problems_by_class(error: Exception, status: int) -> None:
+    from fastapi import FastAPI
+
+    from control.rest import problems
+
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise error
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        doc = problem(c.get("/boom"), status)
+    assert str(error) in doc["detail"]

@@ -83,6 +83,8 @@ class Clips:
         self.playlists_.pop(playlist_id, None)
 
     def get_playlist(self, playlist_id: str) -> FakePlaylist:
+        if playlist_id not in self.playlists_:
+            raise ClipError(f"no playlist {playlist_id}")
         return self.playlists_[playlist_id]
 
 

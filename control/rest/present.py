@@ -7,7 +7,6 @@ from typing import Any
 from control.rest.deps import EngineAPI
 from control.rest.models import CameraOut, ChannelOut, ClipOut, FormatOut, PlaylistOut, RecordOut
 from control.rest.problems import Problem, jsonable
-from plugin.errors import TimingError
 from timing.errors import TimingError as ClockTimingError
 from timing.timecode import timecode_to_frames
 
@@ -16,7 +15,7 @@ def check_timecode(engine: EngineAPI, label: str, where: str = "timecode") -> st
     """422 unless ``label`` exists at the house rate (frames in range, drop-frame labels not skipped)."""
     try:
         timecode_to_frames(label, engine.rate)
-    except (TimingError, ClockTimingError) as exc:
+    except ClockTimingError as exc:  # plugin.errors.TimingError is one too
         raise Problem("invalid-request", f"{where}: {exc} at {engine.rate} fps") from exc
     return label
 
@@ -26,7 +25,7 @@ def slot_of_timecode(engine: EngineAPI, label: str, where: str = "timecode", nea
     check_timecode(engine, label, where)
     try:
         return int(engine.slot_of_timecode(label, near=near))
-    except (TimingError, ClockTimingError) as exc:
+    except ClockTimingError as exc:  # plugin.errors.TimingError is one too
         raise Problem("invalid-request", f"{where}: {exc}") from exc
 
 

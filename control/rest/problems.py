@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from plugin.errors import ClipError, CommandError, RecorderError, RenderError, ReplayError, TimingError
+from plugin.errors import CommandError, ReplayError, TimingError
 from timing.errors import TimingError as ClockTimingError
 
 log = logging.getLogger("fvreplay.rest")
@@ -138,10 +138,7 @@ def install(app: FastAPI) -> None:
         return problem_response(slug, detail, status=exc.status_code, instance=request.url.path,
                                 headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(ClipError)
-    async def _clip(request: Request, exc: ClipError) -> JSONResponse:
-        return problem_response("conflict", str(exc), instance=request.url.path)
-
+    # plugin's TimingError is also a ReplayError: registered itself, so the MRO finds it before ReplayError.
     @app.exception_handler(TimingError)
     @app.exception_handler(ClockTimingError)
     async def _timing(request: Request, exc: Exception) -> JSONResponse:
@@ -151,14 +148,7 @@ def install(app: FastAPI) -> None:
     async def _command(request: Request, exc: CommandError) -> JSONResponse:
         return problem_response("command-refused", str(exc), instance=request.url.path)
 
-    @app.exception_handler(RecorderError)
-    async def _recorder(request: Request, exc: RecorderError) -> JSONResponse:
-        return problem_response("conflict", str(exc), instance=request.url.path)
-
-    @app.exception_handler(RenderError)
-    async def _render(request: Request, exc: RenderError) -> JSONResponse:
-        return problem_response("conflict", str(exc), instance=request.url.path)
-
+    # Clip, recorder and render errors (and every other ReplayError): Starlette looks handlers up along the MRO.
     @app.exception_handler(ReplayError)
     async def _replay(request: Request, exc: ReplayError) -> JSONResponse:
         return problem_response("conflict", str(exc), instance=request.url.path)

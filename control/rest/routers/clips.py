@@ -141,7 +141,7 @@ def delete_clip(clip_id: str, engine: EngineDep) -> Response:
 def _playlist(engine: EngineAPI, playlist_id: str) -> Any:
     try:
         return engine.clips.get_playlist(playlist_id)
-    except (ClipError, KeyError) as exc:
+    except ClipError as exc:
         raise Problem("unknown-playlist", f"no playlist {playlist_id!r} (GET /api/v1/playlists lists them)") from exc
 
 
