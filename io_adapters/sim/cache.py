@@ -13,6 +13,7 @@ Builds for the same venue, size and rate made by an older renderer are removed a
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -95,9 +96,9 @@ class LoopSpec:
 
         return Scene(self.seed, self.loop_seconds, self.players)
 
+    @functools.cached_property
     def key(self) -> str:
-        from io_adapters.sim.render import RENDER_VERSION
-
+        """Hash of everything that changes a pixel (made once: it builds the scene and every camera)."""
         data = {
             "venue": self.venue,
             "size": [self.width, self.height],
@@ -105,7 +106,7 @@ class LoopSpec:
             "frames": self.frames,
             "scene": self.scene().params(),
             "cameras": [c.to_dict() for c in self.cameras()],
-            "render_version": RENDER_VERSION,
+            "render_version": _render_version(),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -114,7 +115,7 @@ class LoopSpec:
         return f"{self.venue}-{self.width}x{self.height}-{str(self.rate).replace('/', '_')}p"
 
     def folder(self, root: Path | None = None) -> Path:
-        return (root or cache_root()) / f"{self.prefix}-{self.key()}"
+        return (root or cache_root()) / f"{self.prefix}-{self.key}"
 
     @property
     def total_bytes(self) -> int:
@@ -247,7 +248,7 @@ def _build(spec: LoopSpec, folder: Path, *, device: str, workers: int | None, pr
         "seed": spec.seed,
         "players": spec.players,
         "cameras": [c.name for c in cams],
-        "key": spec.key(),
+        "key": spec.key,
         "render_version": _render_version(),
         "build_seconds": round(time.monotonic() - started, 2),
         "workers": n_workers,
