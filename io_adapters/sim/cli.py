@@ -54,14 +54,6 @@ def _no_action(p: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _device(name: str) -> str:
-    if name != "auto":
-        return name
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def resolve(args: argparse.Namespace) -> dict[str, Any]:
     """Venue, scene and format from the profile's sim cameras, overridden by the command line."""
     from io_adapters.sim.venue import parse_sim_url
@@ -94,6 +86,7 @@ def run_export(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from io_adapters.sim.export import export_rig
+    from plugin.freeview.render.common import resolve_device
 
     p = resolve(args)
     width = args.width or p["width"]
@@ -116,7 +109,7 @@ def run_export(args: argparse.Namespace) -> int:
             players=p["players"],
             between=args.between,
             sheet=args.sheet,
-            device=_device(args.device),
+            device=resolve_device(args.device).type,
             progress=progress,
         )
     print(
@@ -133,6 +126,7 @@ def run_cache(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from io_adapters.sim.cache import LoopSpec, ensure_loop
+    from plugin.freeview.render.common import resolve_device
     from timing import FrameRate
 
     p = resolve(args)
@@ -151,7 +145,7 @@ def run_cache(args: argparse.Namespace) -> int:
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns) as bar:
         task = bar.add_task("rendering", total=len(spec.cameras()) * spec.frames)
-        ensure_loop(spec, device=_device(args.device), workers=args.workers,
+        ensure_loop(spec, device=resolve_device(args.device).type, workers=args.workers,
                     progress=lambda done, total: bar.update(task, completed=done))
     print(f"fvreplay sim cache: built in {time.monotonic() - started:.1f} s: {folder}")
     return 0

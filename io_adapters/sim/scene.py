@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from plugin.freeview.camera import rodrigues
+
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
 
@@ -175,17 +177,6 @@ class Body:
     @property
     def n_spheres(self) -> int:
         return int(self.sph_r.shape[0])
-
-    @property
-    def bounds(self) -> tuple[F64, F64]:
-        """Axis-aligned box (lo, hi) that contains the whole body."""
-        pts = [self.cap_a - self.cap_r[:, None], self.cap_b - self.cap_r[:, None]]
-        pts_hi = [self.cap_a + self.cap_r[:, None], self.cap_b + self.cap_r[:, None]]
-        pts.append(self.sph_c - self.sph_r[:, None])
-        pts_hi.append(self.sph_c + self.sph_r[:, None])
-        lo = np.min(np.concatenate(pts), axis=0)
-        hi = np.max(np.concatenate(pts_hi), axis=0)
-        return lo, hi
 
 
 class _BodyBuilder:
@@ -470,7 +461,7 @@ class Scene:
         norm = np.linalg.norm(travel)
         axis = np.cross(np.array([0.0, 0.0, 1.0]), travel / norm) if norm > 1e-6 else np.array([1.0, 0.0, 0.0])
         angle = -2 * math.pi * p.spin_turns * u
-        return pos, _axis_angle(axis, angle)
+        return pos, rodrigues(axis / np.linalg.norm(axis) * angle)
 
     # --- bodies ------------------------------------------------------------------------------
 
@@ -565,12 +556,6 @@ class Scene:
         body = self.player_body(i, t)
         k = int(np.flatnonzero(body.cap_kind == KIND_SHIRT)[0])
         return np.asarray(0.5 * (body.cap_a[k] + body.cap_b[k]))
-
-
-def _axis_angle(axis: F64, angle: float) -> F64:
-    k = axis / np.linalg.norm(axis)
-    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.asarray(np.eye(3) + math.sin(angle) * kx + (1 - math.cos(angle)) * kx @ kx)
 
 
 # --- textures (drawn once with OpenCV's vector fonts) --------------------------------------------

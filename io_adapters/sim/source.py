@@ -28,7 +28,7 @@ import numpy.typing as npt
 from io_adapters.sim.cache import LoopCache, LoopSpec, ensure_loop
 from io_adapters.sim.venue import find_camera, parse_sim_url, venue_spec
 from plugin.errors import SourceError
-from plugin.frames import Frame, PixelFormat, uyvy_to_rgb
+from plugin.frames import Frame, PixelFormat
 from plugin.freeview.camera import CameraModel
 from plugin.ports import AdapterContext
 from timing import slot_at, slot_start_ns, time_of_day_timecode
@@ -48,15 +48,6 @@ def _shared_renderer(spec: LoopSpec, device: str) -> tuple[Any, threading.Lock]:
         if key not in _RENDERERS:
             _RENDERERS[key] = (SimRenderer(spec.scene(), device, max_cached_cameras=32), threading.Lock())
         return _RENDERERS[key]
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return False
 
 
 class SimSource:
@@ -97,16 +88,14 @@ class SimSource:
         """The calibration this camera reports (exact, or perturbed by the URL's ``noise``)."""
         return self._reported
 
-    @property
-    def loop_frames(self) -> int:
-        return self._spec.frames
-
     def open(self) -> None:
         """Make frames available: map the loop cache (rendering it first if needed), or go live."""
         if self._mode != "closed":
             return
         mode = self._url.mode
-        device = "cuda" if _cuda_available() else "cpu"
+        from plugin.freeview.render.common import resolve_device
+
+        device = resolve_device("auto").type
         if mode == "auto":
             mode = "live" if device == "cuda" and self._live_keeps_up(device) else "cache"
         if mode == "live":
@@ -181,7 +170,8 @@ class SimSource:
             self._render_ms = (time.perf_counter() - started) * 1e3
         else:
             raise SourceError(f"{self.url}: not open")
-        return _convert(uyvy, self._ctx.fmt.pixel_format)
+        # The cached UYVY in the house pixel format (the same array when that is UYVY).
+        return Frame(uyvy, PixelFormat.UYVY, "", 0, 0).converted(self._ctx.fmt.pixel_format)
 
     def close(self) -> None:
         self._frames = None
@@ -205,20 +195,3 @@ class SimSource:
         if self._mode == "live":
             out["render_ms"] = round(self._render_ms, 2)
         return out
-
-
-def _convert(uyvy: npt.NDArray[np.uint8], fmt: PixelFormat) -> npt.NDArray[Any]:
-    """The cached UYVY in the house pixel format."""
-    if fmt is PixelFormat.UYVY:
-        return uyvy
-    if fmt is PixelFormat.RGB:
-        return uyvy_to_rgb(uyvy)
-    if fmt is PixelFormat.BGRX:
-        rgb = uyvy_to_rgb(uyvy)
-        return np.concatenate([rgb[:, :, ::-1], np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
-    # P216: 16-bit Y plane, then interleaved Cb Cr (8-bit values left-aligned).
-    h = uyvy.shape[0]
-    out = np.empty((2 * h, uyvy.shape[1]), np.uint16)
-    out[:h] = uyvy[:, :, 1].astype(np.uint16) << 8
-    out[h:] = uyvy[:, :, 0].astype(np.uint16) << 8
-    return out
