@@ -78,8 +78,11 @@ def require_access(request: Request, settings: SettingsDep) -> None:
     check_key(request, settings, write=request.method not in ("GET", "HEAD", "OPTIONS"))
 
 
-def resolve_channel(engine: EngineAPI, ch: str) -> str:
-    """A channel by name (any case) or 1-based index → its name; 404 naming the channels otherwise."""
+def resolve_channel(engine: EngineAPI, ch: str | None) -> str:
+    """A channel by name (any case) or 1-based index → its name (none given: the first channel); 404 naming
+    the channels otherwise."""
+    if not ch:
+        return str(engine.channel_names[0])
     try:
         return str(engine.resolve_channel(ch))
     except CommandError as exc:

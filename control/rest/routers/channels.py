@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
+from fastapi.concurrency import run_in_threadpool
 
 from control.rest.deps import EngineAPI, EngineDep, resolve_camera, resolve_channel, resolve_clip, run_command
 from control.rest.imaging import frame_jpeg
@@ -44,16 +45,27 @@ from plugin.commands import (
 
 router = APIRouter(prefix="/channels", tags=["channels"])
 
-def command_out(engine: EngineAPI, channel: str, cmd: Command, res: CommandResult) -> CommandOut:
-    return CommandOut(
-        ok=res.ok, command=cmd.verb, message=res.message, slot=res.slot, data=dict(res.data),
-        channel=channel_out(engine, channel),
-    )
+def command_out(cmd: Command, res: CommandResult, channel: ChannelOut | None = None) -> CommandOut:
+    return CommandOut(ok=res.ok, command=cmd.verb, message=res.message, slot=res.slot, data=dict(res.data),
+                      channel=channel)
 
 
 async def _do(engine: EngineAPI, channel: str, cmd: Command) -> CommandOut:
+    """Run a command on the channel; answer with the result and the channel after it."""
     res = await run_command(engine, cmd)
-    return command_out(engine, channel, cmd, res)
+    return command_out(cmd, res, channel_out(engine, channel))
+
+
+def cue_clip_command(
+    engine: EngineAPI, channel: str, clip_ref: str, camera: str | None, timecode: str | None
+) -> CueClip:
+    """Cue a clip (by its ID or an angle's ID) on ``camera`` (default: the angle named), at ``timecode`` or its IN.
+
+    Reads the clip store: call it in a worker thread, not on the event loop."""
+    clip, angle_camera = resolve_clip(engine, clip_ref)
+    cam = resolve_camera(engine, camera) if camera else angle_camera
+    tc = check_timecode(engine, timecode) if timecode else None
+    return CueClip(channel, clip_id=str(clip.clip_id), timecode=tc, camera=cam)
 
 
 @router.get("", response_model=list[ChannelOut], summary="Every channel's state")
@@ -111,8 +123,7 @@ async def patch_channel(ch: str, body: ChannelPatch, engine: EngineDep) -> Patch
                 exc.detail = f"{cmd.verb}: {exc.detail} (already applied: {done})"
                 exc.extra["applied"] = [r.command for r in results]
             raise
-        results.append(CommandOut(ok=res.ok, command=cmd.verb, message=res.message, slot=res.slot,
-                                  data=dict(res.data)))
+        results.append(command_out(cmd, res))
     return PatchOut(results=results, channel=channel_out(engine, channel))
 
 
@@ -184,10 +195,7 @@ async def cue(ch: str, body: CueBody, engine: EngineDep) -> CommandOut:
     channel = resolve_channel(engine, ch)
     cmd: Command
     if body.clip is not None:
-        clip, angle_camera = resolve_clip(engine, body.clip)
-        camera = resolve_camera(engine, body.camera) if body.camera else angle_camera
-        tc = check_timecode(engine, body.timecode) if body.timecode else None
-        cmd = CueClip(channel, clip_id=str(clip.clip_id), timecode=tc, camera=camera)
+        cmd = await run_in_threadpool(cue_clip_command, engine, channel, body.clip, body.camera, body.timecode)
     elif body.timecode is not None:
         cmd = CueTimecode(channel, check_timecode(engine, body.timecode))
     else:

@@ -30,18 +30,14 @@ from control.rest.models import (
     PlaylistOut,
     PlaylistPlay,
 )
-from control.rest.present import check_timecode, clip_out, playlist_out, slot_of_timecode
+from control.rest.present import channel_out, clip_out, playlist_out, slot_of_timecode
 from control.rest.problems import Problem
-from control.rest.routers.channels import command_out
-from plugin.commands import CueClip, MarkIn, MarkOut, PlayPlaylist, SaveClip, Take
+from control.rest.routers.channels import _do, command_out, cue_clip_command
+from plugin.commands import MarkIn, MarkOut, PlayPlaylist, SaveClip, Take
 from plugin.errors import ClipError
 
 router = APIRouter(prefix="/clips", tags=["clips"])
 playlists = APIRouter(prefix="/playlists", tags=["playlists"])
-
-
-def _channel(engine: EngineAPI, ch: str | None) -> str:
-    return resolve_channel(engine, ch) if ch else str(engine.channel_names[0])
 
 
 @router.get("", response_model=list[ClipOut], summary="Every saved clip")
@@ -57,7 +53,7 @@ def list_clips(engine: EngineDep) -> list[ClipOut]:
     responses={409: {"description": "no IN/OUT marked, OUT before IN, or the ID is taken"}},
 )
 async def create_clip(body: ClipCreate, engine: EngineDep, response: Response) -> ClipOut:
-    channel = _channel(engine, body.channel)
+    channel = resolve_channel(engine, body.channel)
     if body.in_tc is not None:
         await run_command(engine, MarkIn(channel, slot=slot_of_timecode(engine, body.in_tc, "in")))
     if body.out_tc is not None:
@@ -73,16 +69,12 @@ async def create_clip(body: ClipCreate, engine: EngineDep, response: Response) -
 
 @router.post("/{clip_id:path}/cue", response_model=CommandOut, summary="Cue a clip on a channel (and roll it)")
 async def cue_clip(clip_id: str, body: ClipCue, engine: EngineDep) -> CommandOut:
-    clip, angle_camera = await run_in_threadpool(resolve_clip, engine, clip_id)
-    channel = _channel(engine, body.channel)
-    camera = resolve_camera(engine, body.camera) if body.camera else angle_camera
-    tc = check_timecode(engine, body.timecode) if body.timecode else None
-    cmd = CueClip(channel, clip_id=str(clip.clip_id), timecode=tc, camera=camera)
+    channel = resolve_channel(engine, body.channel)
+    cmd = await run_in_threadpool(cue_clip_command, engine, channel, clip_id, body.camera, body.timecode)
     res = await run_command(engine, cmd)
     if body.play:
-        take = Take(channel)
-        return command_out(engine, channel, take, await run_command(engine, take))
-    return command_out(engine, channel, cmd, res)
+        return await _do(engine, channel, Take(channel))
+    return command_out(cmd, res, channel_out(engine, channel))
 
 
 @router.get("/{clip_id:path}", response_model=ClipOut, summary="One clip (114A%2F00 or 114A-00)")
@@ -172,9 +164,8 @@ def create_playlist(body: PlaylistCreate, engine: EngineDep, response: Response)
 @playlists.post("/{playlist_id:path}/play", response_model=CommandOut, summary="Play a playlist on a channel")
 async def play_playlist(playlist_id: str, engine: EngineDep, body: PlaylistPlay | None = None) -> CommandOut:
     playlist = await run_in_threadpool(_playlist, engine, playlist_id)
-    channel = _channel(engine, body.channel if body else None)
-    cmd = PlayPlaylist(channel, playlist_id=playlist_out(playlist).id)
-    return command_out(engine, channel, cmd, await run_command(engine, cmd))
+    channel = resolve_channel(engine, body.channel if body else None)
+    return await _do(engine, channel, PlayPlaylist(channel, playlist_id=playlist_out(playlist).id))
 
 
 @playlists.get("/{playlist_id:path}", response_model=PlaylistOut, summary="One playlist")

@@ -37,7 +37,7 @@ def _render_png(engine: EngineAPI, lock: threading.Semaphore, body: RenderBody) 
     elif body.timecode is not None:
         slot = slot_of_timecode(engine, body.timecode)
     else:
-        channel = resolve_channel(engine, body.channel) if body.channel else str(engine.channel_names[0])
+        channel = resolve_channel(engine, body.channel)
         st = engine.channel_status(channel)
         slot = int(st.slot)
         pivot = pivot or tuple(st.pivot)
