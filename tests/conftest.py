@@ -1,11 +1,15 @@
-"""Shared fixtures: profiles written to tmp folders, a clean mem:// hub per test."""
+"""Shared fixtures and helpers: profiles written to tmp folders, a clean mem:// hub per test, torch thread
+limits, polling until a condition holds."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -14,12 +18,54 @@ os.environ.setdefault("FVR_CACHE_DIR", str(Path(__file__).parent.parent / ".fvre
 
 def _ndi_on_loopback() -> None:
     """Every test that touches NDI stays on 127.0.0.1: no mDNS, no multicast (set before NDI starts)."""
+    if "NDI_CONFIG_DIR" in os.environ:  # set by the caller, or by this module's first import
+        return
     from io_adapters.ndi import loopback_config
 
-    os.environ.setdefault("NDI_CONFIG_DIR", str(loopback_config(Path(tempfile.mkdtemp(prefix="fvr-ndi-")))))
+    os.environ["NDI_CONFIG_DIR"] = str(loopback_config(Path(tempfile.mkdtemp(prefix="fvr-ndi-"))))
 
 
 _ndi_on_loopback()
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], what: str = "condition", timeout: float = 10.0, interval: float = 0.01) -> T:
+    """Poll ``predicate`` until it returns something truthy and return that; fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """At most ``n`` torch threads inside the block (small pictures gain nothing from more, and oversubscribed
+    OpenMP threads spin on the 2-core machines)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(min(before, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture
+def two_torch_threads() -> Iterator[None]:
+    with torch_threads(2):
+        yield
 
 
 @pytest.fixture(autouse=True)

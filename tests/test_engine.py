@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from plugin.engine import Engine
 from plugin.errors import BufferTooLargeError
 from plugin.freeview import move as move_mod
 from profiles import parse_profile
+from tests.conftest import wait_until
 from tests.engine_helpers import decode, frame_for, make_engine, profile_text, record
 
 BASE = 1_000_000
@@ -261,9 +261,9 @@ def test_source_that_stops_and_returns_is_handled(tmp_path: Path) -> None:
                     memory.feed(cam, frame_for(cam, slot))
 
         feed(BASE, BASE + 9)
-        _wait(lambda: e.recorder.trains["cam01"].frames_in == 10)
+        wait_until(lambda: e.recorder.trains["cam01"].frames_in == 10)
         feed(BASE + 30, BASE + 34)  # 20 slots missing on both cameras
-        _wait(lambda: e.recorder.trains["cam02"].frames_in == 15)
+        wait_until(lambda: e.recorder.trains["cam02"].frames_in == 15)
         assert e.recorder.trains["cam01"].gaps == 20
         assert e.recorder.trains["cam01"].gap_events[-1] == (BASE + 10, 20)
         e.tick(BASE + 35)
@@ -307,17 +307,6 @@ def test_playlist_plays_elements_in_order(engine: Engine) -> None:
     engine.submit(c.PlayPlaylist("PGM1", pl.playlist_id))
     shown = run(engine, 8, BASE + 201)
     assert shown == [BASE + 10, BASE + 11, BASE + 12, BASE + 40, BASE + 41, BASE + 42, BASE + 42, BASE + 42]
-
-
-def _wait(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
-
-
-_ = threading
 
 
 def test_move_renders_ahead_then_flies_without_repeats(tmp_path: Path) -> None:
@@ -365,7 +354,7 @@ def test_a_frame_that_cannot_be_stored_does_not_stop_the_camera(tmp_path: Path) 
         memory.feed("cam01", Frame(np.zeros((0, 0, 3), np.uint8), PixelFormat.RGB, "cam01", BASE, 0))
         for slot in range(BASE + 1, BASE + 6):
             memory.feed("cam01", frame_for("cam01", slot))
-        _wait(lambda: e.recorder.trains["cam01"].frames_in == 5)
+        wait_until(lambda: e.recorder.trains["cam01"].frames_in == 5)
         capture = e.captures["cam01"]
         assert capture.errors == 1 and "cannot store a 0x0 rgb frame" in capture.reason
         assert e.recorder.read("cam01", BASE + 5) is not None

@@ -1,24 +1,18 @@
 """NDI in and out on loopback: NdiSink → NdiSource pixels, timecode and metadata, tally, loss and return.
 
-Everything stays on 127.0.0.1: the SDK is configured (NDI_CONFIG_DIR) for loopback with no mDNS
+Everything stays on 127.0.0.1: tests/conftest.py configures the SDK (NDI_CONFIG_DIR) for loopback with no mDNS
 advertising before the first NDI object exists. Pictures are 320×180 to keep the 2-core machines idle.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
-
-from io_adapters.ndi import loopback_config
-
-os.environ.setdefault("NDI_CONFIG_DIR", str(loopback_config(Path(tempfile.mkdtemp(prefix="fvr-ndi-test-")))))
 
 from io_adapters.ndi import NdiSink, NdiSource
 from io_adapters.ndi.settings import SinkSettings, SourceSettings, is_address
@@ -26,6 +20,7 @@ from io_adapters.ndi.sink import frame_metadata
 from plugin.errors import SinkError, SourceError
 from plugin.frames import Frame, PixelFormat
 from plugin.ports import AdapterContext, VideoFormat
+from tests.conftest import wait_until
 from timing import FrameRate, InternalClock, Ticker, slot_start_ns, tai_to_utc_ns, time_of_day_timecode
 
 RATE = FrameRate.parse("50")
@@ -50,15 +45,6 @@ def picture(slot: int) -> Frame:
     )
     f.meta.update(clip='114A/00 "B"', angle="cam03", speed=0.5, view_s=3.25)
     return f
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class Feeder:
@@ -218,14 +204,14 @@ def test_tally_from_a_receiver_reaches_the_output(sink: NdiSink) -> None:
             assert collect(src, 1)
             assert sink.state()["tally_program"] is False
             src.set_tally(True, False)
-            assert wait_for(lambda: sink.state()["tally_program"])
+            wait_until(lambda: sink.state()["tally_program"])
             assert sink.state()["tally_preview"] is False
             src.set_tally(False, True)
-            assert wait_for(lambda: sink.state()["tally_preview"] and not sink.state()["tally_program"])
+            wait_until(lambda: sink.state()["tally_preview"] and not sink.state()["tally_program"])
     finally:
         src.close()
     # The receiver gone, nothing is on air any more.
-    assert wait_for(lambda: not sink.state()["tally_preview"])
+    wait_until(lambda: not sink.state()["tally_preview"])
 
 
 @pytest.mark.integration
@@ -238,7 +224,7 @@ def test_a_sender_that_goes_is_lost_and_reingested_when_it_returns() -> None:
         with Feeder(first):
             assert collect(src, 5)
         first.close()
-        assert wait_for(lambda: src.state()["state"] == "LOST")
+        wait_until(lambda: src.state()["state"] == "LOST")
         assert src.state()["lost"] == 1
         second = make_sink(name)
         try:
@@ -246,7 +232,7 @@ def test_a_sender_that_goes_is_lost_and_reingested_when_it_returns() -> None:
                 pytest.skip("another NDI program on this machine took the freed port")
             assert second.address() == address  # the freed port is the first free one again
             with Feeder(second) as feeder:
-                assert wait_for(lambda: src.state()["state"] == "LIVE", timeout=10.0)
+                wait_until(lambda: src.state()["state"] == "LIVE", timeout=10.0)
                 fresh = collect(src, 50)
             assert any(f.slot in feeder.sent for f in fresh)
             assert src.state()["reconnects"] == 1
@@ -270,7 +256,7 @@ def test_each_sender_is_found_at_the_address_it_reports() -> None:
                 with Feeder(sinks[i]):
                     assert collect(src, 1)
                 # The connection metadata names the channel: this address is that sender's.
-                assert wait_for(lambda: f'session_name="ORD{i}"' in src.connection_metadata)  # noqa: B023
+                wait_until(lambda: f'session_name="ORD{i}"' in src.connection_metadata)  # noqa: B023
             finally:
                 src.close()
     finally:

@@ -5,25 +5,21 @@ carry on while a camera drops and comes back."""
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from io_adapters.ndi import loopback_config
-
-os.environ.setdefault("NDI_CONFIG_DIR", str(loopback_config(Path(tempfile.mkdtemp(prefix="fvr-ndi-test-")))))
-
 from io_adapters.ndi import NdiSink, NdiSource
 from io_adapters.ndi.publish import SimPublisher
 from plugin.frames import Frame
 from plugin.ports import AdapterContext, VideoFormat
 from profiles import parse_profile
+from tests.conftest import wait_until
 from timing import FrameRate, InternalClock
 
 RATE = FrameRate.parse("50")
@@ -64,15 +60,6 @@ def loop_pictures(profile: Any, camera: str) -> list[np.ndarray]:
     finally:
         src.close()
     return [f.data for f in frames if f is not None]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.fixture
@@ -145,28 +132,28 @@ def test_engine_ingests_ndi_and_a_mixer_takes_its_programme(
     engine = Engine(profile, clock=clock, sources=sources, sinks={"PGM1": [pgm]}, storage_root=tmp_path)
     engine.start()
     try:
-        assert wait_for(lambda: engine.state.get("cameras.cam01.state") == "LIVE", timeout=10.0)
-        assert wait_for(lambda: engine.state.get("cameras.cam02.state") == "LIVE")
+        wait_until(lambda: engine.state.get("cameras.cam01.state") == "LIVE", timeout=10.0)
+        wait_until(lambda: engine.state.get("cameras.cam02.state") == "LIVE")
         with Mixer(pgm.address()) as mixer:
-            assert wait_for(lambda: len(mixer.frames) > 10)
+            wait_until(lambda: len(mixer.frames) > 10)
 
             # The mixer puts the replay on air: the engine hears it through the output.
             mixer.source.set_tally(True, False)
-            assert wait_for(lambda: engine.channel_status("PGM1").tally == "program")
-            assert wait_for(lambda: engine.state.get("channels.PGM1.tally") == "program")
+            wait_until(lambda: engine.channel_status("PGM1").tally == "program")
+            wait_until(lambda: engine.state.get("channels.PGM1.tally") == "program")
 
             # cam01 (live on PGM1) drops off the network and comes back: reported, then re-ingested.
             frames_before = engine.recorder.trains["cam01"].frames_in
             rig.drop("cam01")
-            assert wait_for(lambda: engine.state.get("cameras.cam01.state") == "LOST")
+            wait_until(lambda: engine.state.get("cameras.cam01.state") == "LOST")
             assert engine.state.get("cameras.cam02.state") == "LIVE"
             rig.restore("cam01")
-            assert wait_for(lambda: engine.state.get("cameras.cam01.state") == "LIVE", timeout=10.0)
-            assert wait_for(lambda: engine.recorder.trains["cam01"].frames_in > frames_before + 25)
+            wait_until(lambda: engine.state.get("cameras.cam01.state") == "LIVE", timeout=10.0)
+            wait_until(lambda: engine.recorder.trains["cam01"].frames_in > frames_before + 25)
             assert engine.state.get("cameras.cam01.reconnects") == 1
 
             # Ten seconds of programme at the output rate.
-            assert wait_for(lambda: len(mixer.frames) >= 500, timeout=20.0)
+            wait_until(lambda: len(mixer.frames) >= 500, timeout=20.0)
             frames = list(mixer.frames)
             mixer_state = mixer.source.state()
         arrivals = mixer.arrivals[: len(frames)]

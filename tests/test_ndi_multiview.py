@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-from io_adapters.ndi import loopback_config
-
-os.environ.setdefault("NDI_CONFIG_DIR", str(loopback_config(Path(tempfile.mkdtemp(prefix="fvr-ndi-test-")))))
 
 from io_adapters.ndi import NdiSource
 from io_adapters.ndi.multiview import Multiviewer, layout

@@ -5,14 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
-
-from io_adapters.ndi import loopback_config
-
-os.environ.setdefault("NDI_CONFIG_DIR", str(loopback_config(Path(tempfile.mkdtemp(prefix="fvr-ndi-test-")))))
 
 from io_adapters.ndi.publish import (
     FIRST_PORT,

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from io_adapters.sim import cache as sim_cache
 from io_adapters.sim.cache import LoopSpec, ensure_loop
@@ -24,13 +22,12 @@ FMT = VideoFormat(64, 36, RATE)
 URL = "sim://arena/{cam}?loop=0.2&seed=5"  # 5 frames at 25p
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 @pytest.fixture(autouse=True)
-def _small_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _small_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FVR_CACHE_DIR", str(tmp_path / "cache"))
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture
