@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from control.rest.deps import EngineAPI
@@ -34,29 +35,12 @@ def _tc(engine: EngineAPI, slot: int | None) -> str | None:
 
 
 def channel_out(engine: EngineAPI, name: str) -> ChannelOut:
-    st = engine.channel_status(name)
+    st = engine.channel_status(name)  # a ChannelStatus: ChannelOut has its fields, and these three
     return ChannelOut(
-        name=st.name,
+        **dataclasses.asdict(st),
         index=list(engine.channel_names).index(st.name) + 1,
-        state=str(st.state),
-        speed=float(st.speed),
-        camera=str(st.camera),
-        slot=int(st.slot),
-        timecode=str(st.timecode),
-        mark_in=st.mark_in,
-        mark_out=st.mark_out,
         mark_in_tc=_tc(engine, st.mark_in),
         mark_out_tc=_tc(engine, st.mark_out),
-        clip_id=st.clip_id,
-        playlist_id=st.playlist_id,
-        cue_complete=bool(st.cue_complete),
-        view_s=None if st.view_s is None else float(st.view_s),
-        zoom=float(st.zoom),
-        pivot=[float(v) for v in st.pivot],
-        tally=str(st.tally or ""),
-        frames_out=int(st.frames_out),
-        repeated=int(st.repeated),
-        late=int(st.late),
     )
 
 
