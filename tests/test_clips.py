@@ -161,3 +161,27 @@ def test_save_reports_frames_the_trains_no_longer_hold(tmp_path: Path) -> None:
     clip = e.clips.get(res.data["clip_id"])
     assert e.clips.frame(clip, "cam01", BASE + 22) is None and e.clips.frame(clip, "cam01", BASE + 26) is not None
     e.stop()
+
+
+def test_clip_from_a_jpeg_ring_keeps_the_rings_bytes(tmp_path: Path) -> None:
+    """A JPEG record train saves JPEG clips as the very bytes it holds: no decode, no second generation."""
+    from plugin.engine import Engine
+    from profiles import parse_profile
+    from tests.engine_helpers import profile_text
+
+    text = profile_text(2).replace('memory_limit = "1GB"', 'memory_limit = "1GB"\ncodec = "jpeg"').replace(
+        'clip_codec = "raw"', 'clip_codec = "jpeg"'
+    )
+    e = Engine.from_profile(parse_profile(text), storage_root=tmp_path / "store")
+    record(e, BASE, BASE + 30)
+    e.submit(c.MarkIn("PGM1", slot=BASE + 10))
+    e.submit(c.MarkOut("PGM1", slot=BASE + 15))
+    fut = e.submit(c.SaveClip("PGM1"))
+    e.tick(BASE + 31)
+    clip = e.clips.get(fut.result(10).data["clip_id"])
+    folder = e.clips.clips_dir / clip.folder
+    saved = (folder / "cam02.frames").read_bytes()
+    held = b"".join(e.recorder.trains["cam02"].read_encoded(s)[1] for s in range(clip.first_slot, clip.last_slot + 1))  # type: ignore[index]
+    assert saved == held
+    assert decode(e.clips.frame(clip, "cam02", BASE + 12))[0] == 2  # type: ignore[arg-type]
+    e.stop()
