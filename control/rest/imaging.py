@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+from fastapi import Query, Response
 
 from plugin.frames import Frame, PixelFormat, uyvy_to_rgb
 
 U8 = npt.NDArray[np.uint8]
+
+#: The query parameters of a JPEG preview route.
+PreviewWidth = Annotated[int | None, Query(ge=16, le=7680, description="scale to this width (thumbnails)")]
+PreviewQuality = Annotated[int, Query(ge=10, le=100)]
 
 
 def _decimated_rgb(frame: Frame, width: int) -> U8:
@@ -61,3 +66,9 @@ def encode(rgb: U8, kind: str, quality: int = 80) -> bytes:
 
 def frame_jpeg(frame: Frame, width: int | None = None, quality: int = 80) -> bytes:
     return encode(scaled_rgb(frame, width), "jpeg", quality)
+
+
+def jpeg_response(frame: Frame, width: int | None = None, quality: int = 80) -> Response:
+    """A preview route's answer: the frame as JPEG, never cached, with the slot it shows in ``X-Slot``."""
+    return Response(frame_jpeg(frame, width, quality), media_type="image/jpeg",
+                    headers={"Cache-Control": "no-store", "X-Slot": str(frame.slot)})

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from control.rest.deps import EngineDep, resolve_camera
-from control.rest.imaging import frame_jpeg
+from control.rest.imaging import PreviewQuality, PreviewWidth, jpeg_response
 from control.rest.models import CameraOut
 from control.rest.present import camera_out
 from control.rest.problems import Problem
@@ -32,16 +30,10 @@ async def get_camera(name: str, engine: EngineDep) -> CameraOut:
     summary="The camera's newest frame as JPEG",
     responses={200: {"content": {"image/jpeg": {}}}, 503: {"description": "no frame received yet"}},
 )
-def camera_preview(
-    name: str,
-    engine: EngineDep,
-    width: Annotated[int | None, Query(ge=16, le=7680, description="scale to this width (thumbnails)")] = None,
-    quality: Annotated[int, Query(ge=10, le=100)] = 80,
-) -> Response:
+def camera_preview(name: str, engine: EngineDep, width: PreviewWidth = None, quality: PreviewQuality = 80) -> Response:
     camera = resolve_camera(engine, name)
     frame = engine.latest_frame(camera)
     if frame is None:
         raise Problem("no-frame", f"{camera} has delivered no frame yet (see GET /api/v1/cameras/{camera} health)",
                       headers={"Retry-After": "1"})
-    return Response(frame_jpeg(frame, width, quality), media_type="image/jpeg",
-                    headers={"Cache-Control": "no-store", "X-Slot": str(frame.slot)})
+    return jpeg_response(frame, width, quality)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Response
 from fastapi.concurrency import run_in_threadpool
 
 from control.rest.deps import EngineAPI, EngineDep, resolve_camera, resolve_channel, resolve_clip, run_command
-from control.rest.imaging import frame_jpeg
+from control.rest.imaging import PreviewQuality, PreviewWidth, jpeg_response
 from control.rest.models import (
     ChannelOut,
     ChannelPatch,
@@ -211,16 +211,10 @@ async def cue(ch: str, body: CueBody, engine: EngineDep) -> CommandOut:
     summary="The channel's last output frame as JPEG",
     responses={200: {"content": {"image/jpeg": {}}}, 503: {"description": "no frame sent yet"}},
 )
-def channel_preview(
-    ch: str,
-    engine: EngineDep,
-    width: Annotated[int | None, Query(ge=16, le=7680, description="scale to this width (thumbnails)")] = None,
-    quality: Annotated[int, Query(ge=10, le=100)] = 80,
-) -> Response:
+def channel_preview(ch: str, engine: EngineDep, width: PreviewWidth = None, quality: PreviewQuality = 80) -> Response:
     channel = resolve_channel(engine, ch)
     frame = engine.channel_frame(channel)
     if frame is None:
         raise Problem("no-frame", f"{channel} has not sent a frame yet; try again in a moment",
                       headers={"Retry-After": "1"})
-    return Response(frame_jpeg(frame, width, quality), media_type="image/jpeg",
-                    headers={"Cache-Control": "no-store", "X-Slot": str(frame.slot)})
+    return jpeg_response(frame, width, quality)
