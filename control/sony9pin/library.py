@@ -46,7 +46,6 @@ class ClipLibrary:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._users = 0
-        self.version = 0
 
     # --- lifecycle: shared by every device of a surface ------------------------------------------------
 
@@ -91,8 +90,6 @@ class ClipLibrary:
             return
         by_id = {c.clip_id: c for c in clips}
         with self._lock:
-            if by_id.keys() != self._clips.keys() or any(by_id[k] is not self._clips[k] for k in by_id):
-                self.version += 1
             self._clips = by_id
             self._order = sorted(by_id)
 
