@@ -24,6 +24,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from timing import percentile
+
 _PROFILE = """
 name = "control bench"
 reference = "internal"
@@ -77,10 +79,10 @@ def _wait_ticks(engine: Any, n: int) -> None:
 def _ms(values_ns: list[int]) -> dict[str, float]:
     ordered = sorted(values_ns)
 
-    def pct(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6, 3)
+    def pct(n: int) -> float:
+        return round(percentile(ordered, n) / 1e6, 3)
 
-    return {"p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": round(ordered[-1] / 1e6, 3)}
+    return {"p50_ms": pct(50), "p99_ms": pct(99), "max_ms": round(ordered[-1] / 1e6, 3)}
 
 
 # --- Sony 9-pin -------------------------------------------------------------------------------------------

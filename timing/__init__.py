@@ -31,7 +31,7 @@ from timing.slots import (
     utc_to_tai_ns,
 )
 from timing.sync import Filed, FrameSlotSync
-from timing.ticker import Ticker
+from timing.ticker import Ticker, percentile
 from timing.timecode import (
     Timecode,
     bcd_to_timecode,
@@ -65,6 +65,7 @@ __all__ = [
     "leap_seconds",
     "make_clock",
     "parse_pmc",
+    "percentile",
     "precise_sleep_until",
     "rtp_timestamp",
     "slot_at",

@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
+from typing import TypeVar
 
 from timing.clocks import ReferenceClock
 from timing.errors import TimingError
 from timing.rates import FrameRate, RateLike
 from timing.slots import slot_at, slot_start_ns
 
-__all__ = ["Ticker"]
+__all__ = ["Ticker", "percentile"]
 
 logger = logging.getLogger("fvreplay.timing")
+
+T = TypeVar("T")
 
 
 class Ticker:
@@ -188,13 +191,14 @@ class Ticker:
                 "jitter_window": len(jitter),
                 "jitter_max_total_us": self._jitter_max_total_ns / 1000,
             }
-        out["jitter_p50_us"] = _percentile(jitter, 50) / 1000 if jitter else None
-        out["jitter_p99_us"] = _percentile(jitter, 99) / 1000 if jitter else None
+        out["jitter_p50_us"] = percentile(jitter, 50) / 1000 if jitter else None
+        out["jitter_p99_us"] = percentile(jitter, 99) / 1000 if jitter else None
         out["jitter_max_us"] = jitter[-1] / 1000 if jitter else None
         return out
 
 
-def _percentile(ordered: list[int], pct: int) -> int:
-    """Nearest-rank percentile of a sorted, non-empty list."""
-    rank = -(-pct * len(ordered) // 100)  # ceil(pct/100 · n), 1-based
+def percentile(ordered: Sequence[T], pct: float) -> T:
+    """Nearest-rank percentile (0 < pct ≤ 100) of a sorted, non-empty sequence: the smallest value that at
+    least ``pct`` % of the values are at or below. Exact for an integer ``pct``."""
+    rank = int(-(-pct * len(ordered) // 100))  # ceil(pct/100 · n), 1-based
     return ordered[max(rank, 1) - 1]

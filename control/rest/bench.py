@@ -10,7 +10,6 @@ requests. Prints nothing; ``fvreplay bench rest`` prints the returned dict.
 from __future__ import annotations
 
 import asyncio
-import math
 import multiprocessing
 import tempfile
 import threading
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from timing import percentile
 
 #: The request mix, in proportion: (kind, method, path).
 MIX: tuple[tuple[str, str, str], ...] = (
@@ -142,8 +143,8 @@ def _percentiles(values: list[float]) -> dict[str, float]:
         return {"count": 0}
     ordered = sorted(values)
 
-    def pct(p: float) -> float:
-        return round(1000 * ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 2)
+    def pct(n: int) -> float:
+        return round(1000 * percentile(ordered, n), 2)
 
     return {"count": len(ordered), "p50_ms": pct(50), "p99_ms": pct(99), "max_ms": round(1000 * ordered[-1], 2)}
 

@@ -15,6 +15,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from control.rest.deps import EngineAPI
+from timing import percentile
 
 #: State-map fields (``cameras.<name>.<field>``) that only ever grow: exported as counters.
 COUNTER_FIELDS = frozenset({
@@ -151,9 +152,8 @@ class EngineCollector(Collector):
     def _quantiles(name: str, doc: str, ordered: list[float]) -> Metric:
         fam = GaugeMetricFamily(name, doc, labels=["quantile"])
         if ordered:
-            for q in (0.5, 0.9, 0.99, 1.0):
-                rank = max(1, math.ceil(q * len(ordered)))
-                fam.add_metric([f"{q:g}"], ordered[rank - 1])
+            for pct in (50, 90, 99, 100):
+                fam.add_metric([f"{pct / 100:g}"], percentile(ordered, pct))
         return fam
 
     # --- the REST surface itself ----------------------------------------------------------------------------------

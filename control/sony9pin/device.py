@@ -48,6 +48,7 @@ from plugin.commands import (
     Stop,
 )
 from plugin.errors import ClipError, ControlError, ReplayError
+from timing import percentile
 
 log = logging.getLogger("fvreplay.control.sony9pin")
 
@@ -93,8 +94,8 @@ class DeviceStats:
     def summary(self) -> dict[str, Any]:
         lat = sorted(self.latencies_ns)
 
-        def pct(q: float) -> float | None:
-            return round(lat[min(len(lat) - 1, int(q * len(lat)))] / 1e6, 3) if lat else None
+        def pct(n: int) -> float | None:
+            return round(percentile(lat, n) / 1e6, 3) if lat else None
 
         return {
             "commands": self.commands,
@@ -103,8 +104,8 @@ class DeviceStats:
             "late_replies": self.late,
             "refused": self.refused,
             "port_errors": self.port_errors,
-            "reply_ms_p50": pct(0.50),
-            "reply_ms_p99": pct(0.99),
+            "reply_ms_p50": pct(50),
+            "reply_ms_p99": pct(99),
             "reply_ms_max": round(lat[-1] / 1e6, 3) if lat else None,
         }
 
