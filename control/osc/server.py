@@ -188,7 +188,6 @@ class OscServer:
         self._running = threading.Event()
         self._threads: list[threading.Thread] = []
         self._token: int | None = None
-        self._channels: dict[str, str] = {}
         self._handlers: dict[str, Builder] = self._build_table()
 
     # --- lifecycle --------------------------------------------------------------------------------------
@@ -307,7 +306,7 @@ class OscServer:
             self.counters["unknown"] += 1
             log.info("OSC: unknown address %s", msg.address)
             return
-        channel = self._channel(parts[2])
+        channel = self.engine.resolve_channel(parts[2])
         command = builder(channel, msg.args)
         if command is None:
             return  # a button release (argument 0) or a message that asks for nothing
@@ -318,14 +317,6 @@ class OscServer:
             log.info("OSC: %s for slot %s is too far ahead or too many are held; refused", msg.address, slot)
         else:
             self.counters["commands"] += 1
-
-    def _channel(self, ref: str) -> str:
-        name = self._channels.get(ref)
-        if name is None:
-            name = self.engine.resolve_channel(ref)
-            if len(self._channels) < 256:
-                self._channels[ref] = name
-        return name
 
     def _watch(self, command: Command, future: Future[CommandResult]) -> None:
         future.add_done_callback(lambda f: self._result(command, f))
