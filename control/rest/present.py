@@ -52,11 +52,6 @@ def camera_model(engine: EngineAPI, name: str) -> Any:
     return rig.camera(name)
 
 
-def health_of(snapshot: dict[str, Any], camera: str) -> dict[str, Any]:
-    prefix = f"cameras.{camera}."
-    return {k[len(prefix):]: jsonable(v) for k, v in snapshot.items() if k.startswith(prefix)}
-
-
 def record_of(engine: EngineAPI, camera: str) -> RecordOut | None:
     span = engine.recorder.range(camera)
     if span is None:
@@ -77,14 +72,15 @@ def format_out(engine: EngineAPI) -> FormatOut:
     return FormatOut(width=int(fmt.width), height=int(fmt.height), rate=str(engine.rate), pixel_format=str(pix))
 
 
-def camera_out(engine: EngineAPI, name: str, snapshot: dict[str, Any] | None = None) -> CameraOut:
-    snapshot = engine.state.snapshot() if snapshot is None else snapshot
+def camera_out(engine: EngineAPI, name: str) -> CameraOut:
+    p = f"cameras.{name}."
+    health = {k[len(p):]: jsonable(v) for k, v in engine.state.snapshot(p).items()}
     model = camera_model(engine, name)
     on_channels = [ch for ch in engine.channel_names if engine.channel_status(ch).camera == name]
     return CameraOut(
         name=name,
         index=list(engine.camera_names).index(name) + 1,
-        health=health_of(snapshot, name),
+        health=health,
         format=format_out(engine),
         calibration=jsonable(model.to_dict()) if model is not None else None,
         record=record_of(engine, name),

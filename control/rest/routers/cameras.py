@@ -15,8 +15,7 @@ router = APIRouter(prefix="/cameras", tags=["cameras"])
 
 @router.get("", response_model=list[CameraOut], summary="Every camera, in rig order")
 async def list_cameras(engine: EngineDep) -> list[CameraOut]:
-    snapshot = engine.state.snapshot()
-    return [camera_out(engine, name, snapshot) for name in engine.camera_names]
+    return [camera_out(engine, name) for name in engine.camera_names]
 
 
 @router.get("/{name}", response_model=CameraOut, summary="One camera (by name or 1-based position)")
