@@ -10,35 +10,24 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from control.rest import RestSettings, RestSurface, create_app
+from control.rest import RestSettings, RestSurface
 from control.rest.deps import key_matches
 from control.rest.settings import is_loopback, parse_bind
 from plugin.engine import Engine
 from plugin.errors import ControlError
 from profiles import parse_profile
 from tests.engine_helpers import profile_text
-from tests.test_rest_support import EngineDriver, make_rest_engine
+from tests.test_rest_support import URL, client_for, driven_engine
 
-URL = "http://127.0.0.1:8080"
 KEY = "s3cret-key-for-tests-0123"
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    e = make_rest_engine(tmp_path)
-    driver = EngineDriver(e)
-    driver.prime(20)
-    driver.start()
-    yield e
-    driver.stop()
-    e.stop()
-
-
-def client_for(engine: Engine, **settings: Any) -> TestClient:
-    return TestClient(create_app(engine, RestSettings(**settings)), base_url=URL)
+    with driven_engine(tmp_path, prime=20) as e:
+        yield e
 
 
 def test_with_a_key_writes_need_it_and_reads_stay_open(engine: Engine) -> None:

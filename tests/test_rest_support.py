@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from fastapi.testclient import TestClient
 
+from control.rest import create_app
+from control.rest.settings import RestSettings
 from plugin.engine import Engine
 from plugin.frames import Frame
 from plugin.freeview.camera import CameraModel
@@ -23,6 +28,7 @@ from timing import ManualClock
 
 BASE = 1_000_000
 CAMERAS = 3
+URL = "http://127.0.0.1:8080"
 
 
 def rig_for(cameras: int = CAMERAS) -> Rig:
@@ -89,3 +95,22 @@ class EngineDriver:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+@contextmanager
+def driven_engine(tmp: Path, *, prime: int = 20, period_s: float | None = None) -> Iterator[Engine]:
+    """A REST test engine with ``prime`` slots recorded, ticked by an EngineDriver until the block ends."""
+    e = make_rest_engine(tmp)
+    driver = EngineDriver(e) if period_s is None else EngineDriver(e, period_s=period_s)
+    driver.prime(prime)
+    driver.start()
+    try:
+        yield e
+    finally:
+        driver.stop()
+        e.stop()
+
+
+def client_for(engine: Engine, **settings: Any) -> TestClient:
+    """A TestClient of the real app on ``engine`` with these RestSettings."""
+    return TestClient(create_app(engine, RestSettings(**settings)), base_url=URL)

@@ -236,7 +236,11 @@ def test_operator_page_drives_the_engine(served: tuple[Engine, str], browser: An
     # Tally from the outputs: the programme and the camera it shows go red.
     engine.set_tally("PGM1", program=True, preview=False)
     until(lambda: find(By.ID, "pgm-frame").get_attribute("data-tally") == "program", "programme tally")
-    until(lambda: find(By.CSS_SELECTOR, ".tile[data-tally='program']"), "a camera tile on air")
+    st = engine.channel_status("PGM1")
+    on_air = engine.camera_names[min(CAMERAS, max(1, round(st.view_s))) - 1] if st.view_s is not None else st.camera
+    until(lambda: find(By.ID, f"tile-{on_air}").get_attribute("data-tally") == "program", f"{on_air}'s tile on air")
+    on = [t.get_attribute("data-cam") for t in browser.find_elements(By.CSS_SELECTOR, ".tile[data-tally='program']")]
+    assert on == [on_air], on
     assert find(By.ID, "lever").get_attribute("value") == "50"  # the lever stays where it was put
 
     # Keep the page as it looks now.
