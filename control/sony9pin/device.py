@@ -61,8 +61,15 @@ TRAIN_CUE_BACK = 2
 LATENCY_SAMPLES = 10_000
 #: After an error, input is discarded until this much silence: the end of the faulty burst.
 DISCARD_SILENCE_S = 0.005
+#: MakeClip (BX 04) data counts and how many of their bytes are the ID: B4 111A, B6 +guardband, B7 114A/00,
+#: B9 +guardband, B8 a Louth ID, BA +guardband.
+MAKE_CLIP_ID_BYTES = {4: 4, 6: 4, 7: 7, 9: 7, 8: 8, 10: 8}
 
 Handler = Callable[[p.Block], bytes | None]
+#: The data counts a command takes (any other count is NAK 01, undefined); None: any count.
+Counts = tuple[int, ...] | None
+#: Counts for commands without data.
+NO_DATA: Counts = (0,)
 
 
 @dataclass
@@ -202,7 +209,7 @@ class Sony9PinDevice:
         self._data_id: str | None = None
         self._late_logged = 0.0
         self.events: collections.deque[bytes] = collections.deque(maxlen=256)
-        self._handlers: dict[tuple[int, int], Handler] = {}
+        self._handlers: dict[tuple[int, int], tuple[Counts, Handler]] = {}
         self._build_table()
 
     # --- lifecycle --------------------------------------------------------------------------------------
@@ -338,9 +345,10 @@ class Sony9PinDevice:
             log.info("Sony 9-pin %s: %s", self.port_name, exc)
             self.stats.naks[exc.nak] += 1
             return p.nak(exc.nak)
-        handler = self._handlers.get((block.group, block.cmd2))
+        # An unknown command, or a known one with a data count it does not take, is undefined (NAK 01).
+        counts, handler = self._handlers.get((block.group, block.cmd2), (None, None))
         try:
-            reply = handler(block) if handler is not None else None
+            reply = handler(block) if handler is not None and (counts is None or block.count in counts) else None
         except Exception:  # a bug in one handler must not take the port down: answer, log, go on
             log.exception("Sony 9-pin %s: failed on %s", self.port_name, block)
             reply = p.ACK if block.group in (p.TRANSPORT, p.PRESET) else None
@@ -410,107 +418,111 @@ class Sony9PinDevice:
 
     # --- the command table ----------------------------------------------------------------------------------
 
+    def _on(self, group: int, cmd2: int, handler: Handler, counts: Counts = None) -> None:
+        """Answer ``group``/``cmd2`` with ``handler`` when the block's data count is one of ``counts``."""
+        self._handlers[(group, cmd2)] = (counts, handler)
+
     def _build_table(self) -> None:
-        t = self._handlers
+        on = self._on
         ack = self._ack
         # System control (0x)
-        t[(0x0, 0x0C)] = self._local_disable
-        t[(0x0, 0x1D)] = self._local_enable
-        t[(0x0, 0x0D)] = self._local_enable
-        t[(0x0, 0x11)] = self._device_type
+        on(0x0, 0x0C, self._local_disable)
+        on(0x0, 0x1D, self._local_enable)
+        on(0x0, 0x0D, self._local_enable)
+        on(0x0, 0x11, self._device_type, NO_DATA)
         # Transport (2x)
-        t[(0x2, 0x00)] = self._stop
-        t[(0x2, 0x01)] = self._play
-        t[(0x2, 0x02)] = self._record
-        t[(0x2, 0x04)] = ack
-        t[(0x2, 0x05)] = ack
-        t[(0x2, 0x0F)] = self._eject
-        t[(0x2, 0x10)] = self._fast_forward
-        t[(0x2, 0x20)] = self._rewind
+        on(0x2, 0x00, self._stop_block, NO_DATA)
+        on(0x2, 0x01, self._play, NO_DATA)
+        on(0x2, 0x02, self._record, NO_DATA)
+        on(0x2, 0x04, ack)
+        on(0x2, 0x05, ack)
+        on(0x2, 0x0F, self._eject, NO_DATA)
+        on(0x2, 0x10, self._fast_forward, NO_DATA)
+        on(0x2, 0x20, self._rewind, NO_DATA)
         for cmd2, mode, sign in (
             (0x11, "jog", 1), (0x12, "var", 1), (0x13, "shuttle", 1),
             (0x21, "jog", -1), (0x22, "var", -1), (0x23, "shuttle", -1),
         ):
-            t[(0x2, cmd2)] = self._speed_handler(mode, sign)
-        t[(0x2, 0x14)] = lambda b: self._step(b, 1)
-        t[(0x2, 0x24)] = lambda b: self._step(b, -1)
-        t[(0x2, 0x30)] = self._preroll
-        t[(0x2, 0x31)] = self._cue_up
-        t[(0x2, 0x34)] = self._sync_play
-        t[(0x2, 0x38)] = lambda b: self._prog_speed(b, 1)
-        t[(0x2, 0x39)] = lambda b: self._prog_speed(b, -1)
+            on(0x2, cmd2, self._speed_handler(mode, sign), (1, 2))
+        on(0x2, 0x14, lambda b: self._step(b, 1), NO_DATA)
+        on(0x2, 0x24, lambda b: self._step(b, -1), NO_DATA)
+        on(0x2, 0x30, self._preroll, NO_DATA)
+        on(0x2, 0x31, self._cue_up, (0, 4, 8, 12))
+        on(0x2, 0x34, self._play, NO_DATA)  # Sync Play
+        on(0x2, 0x38, lambda b: self._prog_speed(b, 1), (1,))
+        on(0x2, 0x39, lambda b: self._prog_speed(b, -1), (1,))
         for cmd2 in (0x40, 0x41, 0x42, 0x43, 0x64, 0x65, 0x54, 0x55, 0x29):
-            t[(0x2, cmd2)] = ack
-        t[(0x2, 0x60)] = self._ee_off
-        t[(0x2, 0x61)] = self._ee_on
-        t[(0x2, 0x63)] = self._ee_on
-        t[(0x2, 0x6A)] = ack  # Freeze off: nothing to resume to that Play would not do better
-        t[(0x2, 0x6B)] = self._stop_block
+            on(0x2, cmd2, ack)
+        on(0x2, 0x60, self._ee_off, NO_DATA)
+        on(0x2, 0x61, self._ee_on, NO_DATA)
+        on(0x2, 0x63, self._ee_on, NO_DATA)
+        on(0x2, 0x6A, ack)  # Freeze off: nothing to resume to that Play would not do better
+        on(0x2, 0x6B, self._stop_block)
         # Preset / select (4x)
-        t[(0x4, 0x10)] = lambda b: self._entry_mark(b, MarkIn)
-        t[(0x4, 0x11)] = lambda b: self._entry_mark(b, MarkOut)
-        t[(0x4, 0x12)] = ack
-        t[(0x4, 0x13)] = ack
-        t[(0x4, 0x14)] = self._in_preset
-        t[(0x4, 0x15)] = self._out_preset
-        t[(0x4, 0x16)] = ack
-        t[(0x4, 0x17)] = ack
+        on(0x4, 0x10, lambda b: self._entry_mark(b, MarkIn), NO_DATA)
+        on(0x4, 0x11, lambda b: self._entry_mark(b, MarkOut), NO_DATA)
+        on(0x4, 0x12, ack)
+        on(0x4, 0x13, ack)
+        on(0x4, 0x14, self._in_preset, (0, 4, 8, 12))
+        on(0x4, 0x15, self._out_preset, (0, 4))
+        on(0x4, 0x16, ack)
+        on(0x4, 0x17, ack)
         for cmd2 in range(0x18, 0x20):
-            t[(0x4, cmd2)] = self._shift
-        t[(0x4, 0x20)] = lambda b: self._mark_reset(b, keep_out=True)
-        t[(0x4, 0x21)] = lambda b: self._mark_reset(b, keep_out=False)
-        t[(0x4, 0x22)] = ack
-        t[(0x4, 0x23)] = ack
-        t[(0x4, 0x24)] = lambda b: self._recall(b, "in")
-        t[(0x4, 0x25)] = lambda b: self._recall(b, "out")
-        t[(0x4, 0x26)] = ack
-        t[(0x4, 0x27)] = ack
-        t[(0x4, 0x31)] = self._preroll_preset
-        t[(0x4, 0x40)] = lambda b: self._auto_mode(b, False)
-        t[(0x4, 0x41)] = lambda b: self._auto_mode(b, True)
+            on(0x4, cmd2, self._shift, NO_DATA)
+        on(0x4, 0x20, lambda b: self._mark_reset(b, keep_out=True), NO_DATA)
+        on(0x4, 0x21, lambda b: self._mark_reset(b, keep_out=False), NO_DATA)
+        on(0x4, 0x22, ack)
+        on(0x4, 0x23, ack)
+        on(0x4, 0x24, lambda b: self._recall(b, "in"), NO_DATA)
+        on(0x4, 0x25, lambda b: self._recall(b, "out"), NO_DATA)
+        on(0x4, 0x26, ack)
+        on(0x4, 0x27, ack)
+        on(0x4, 0x31, self._preroll_preset, (4,))
+        on(0x4, 0x40, lambda b: self._auto_mode(b, False), NO_DATA)
+        on(0x4, 0x41, lambda b: self._auto_mode(b, True), NO_DATA)
         for cmd2 in (0x00, 0x04, 0x05, 0x08, 0x2D, 0x30, 0x3E, 0x42, 0x43, 0x44, 0x45, 0xF8, 0xFA):
-            t[(0x4, cmd2)] = ack
+            on(0x4, cmd2, ack)
         for cmd2 in range(0x32, 0x3C):
-            t[(0x4, cmd2)] = ack
+            on(0x4, cmd2, ack)
         for cmd2 in range(0x98, 0xB9):
-            t[(0x4, cmd2)] = ack
+            on(0x4, cmd2, ack)
         # Sense (6x)
-        t[(0x6, 0x0A)] = self._gen_time_sense
-        t[(0x6, 0x0C)] = self._time_sense
-        t[(0x6, 0x10)] = lambda b: self._mark_sense(b, 0x10, "in")
-        t[(0x6, 0x11)] = lambda b: self._mark_sense(b, 0x11, "out")
-        t[(0x6, 0x12)] = lambda b: self._mark_sense(b, 0x12, "in")
-        t[(0x6, 0x13)] = lambda b: self._mark_sense(b, 0x13, "out")
-        t[(0x6, 0x20)] = self._status_sense
-        t[(0x6, 0x2E)] = self._speed_sense
-        t[(0x6, 0x31)] = self._preroll_sense
-        t[(0x6, 0x36)] = lambda b: p.encode(p.SENSE_RETURN, 0x36, b"\x00") if not b.data else None
+        on(0x6, 0x0A, self._gen_time_sense, (1,))
+        on(0x6, 0x0C, self._time_sense, (1,))
+        on(0x6, 0x10, lambda b: self._mark_sense(b, 0x10, "in"), NO_DATA)
+        on(0x6, 0x11, lambda b: self._mark_sense(b, 0x11, "out"), NO_DATA)
+        on(0x6, 0x12, lambda b: self._mark_sense(b, 0x12, "in"), NO_DATA)
+        on(0x6, 0x13, lambda b: self._mark_sense(b, 0x13, "out"), NO_DATA)
+        on(0x6, 0x20, self._status_sense, (1,))
+        on(0x6, 0x2E, self._speed_sense, NO_DATA)
+        on(0x6, 0x31, self._preroll_sense, NO_DATA)
+        on(0x6, 0x36, lambda b: p.encode(p.SENSE_RETURN, 0x36, b"\x00"), NO_DATA)
         # Odetics (Ax)
-        t[(0xA, 0x01)] = self._auto_skip
-        t[(0xA, 0x02)] = self._record_cue
-        t[(0xA, 0x04)] = self._preview_in
-        t[(0xA, 0x05)] = self._preview_out
-        t[(0xA, 0x06)] = lambda b: self._preview_reset(b, "in")
-        t[(0xA, 0x07)] = lambda b: self._preview_reset(b, "out")
-        t[(0xA, 0x10)] = self._erase
-        t[(0xA, 0x14)] = lambda b: self._list_id(b, first=True)
-        t[(0xA, 0x15)] = lambda b: self._list_id(b, first=False)
-        t[(0xA, 0x16)] = lambda b: self._clip_tc(b, 0x16)
-        t[(0xA, 0x17)] = lambda b: self._clip_tc(b, 0x17)
-        t[(0xA, 0x18)] = self._id_status
-        t[(0xA, 0x1C)] = self._longest_storage
-        t[(0xA, 0x20)] = self._set_device_id
-        t[(0xA, 0x21)] = self._device_id_request
+        on(0xA, 0x01, self._auto_skip, (0, 1))
+        on(0xA, 0x02, ack, (0, 4, 8, 12))  # Record Cue: every camera is always recording into its train
+        on(0xA, 0x04, self._preview_in, (0, 4, 8, 12))
+        on(0xA, 0x05, self._preview_out, (0, 4))
+        on(0xA, 0x06, lambda b: self._preview_reset(b, "in"), NO_DATA)
+        on(0xA, 0x07, lambda b: self._preview_reset(b, "out"), NO_DATA)
+        on(0xA, 0x10, self._erase, (0, 8))
+        on(0xA, 0x14, lambda b: self._list_id(b, first=True), (0, 1))
+        on(0xA, 0x15, lambda b: self._list_id(b, first=False), (0, 1))
+        on(0xA, 0x16, lambda b: self._clip_tc(b, 0x16), (8,))
+        on(0xA, 0x17, lambda b: self._clip_tc(b, 0x17), (8,))
+        on(0xA, 0x18, self._id_status, (8,))
+        on(0xA, 0x1C, self._longest_storage, NO_DATA)
+        on(0xA, 0x20, self._set_device_id, (8,))
+        on(0xA, 0x21, self._device_id_request, NO_DATA)
         # EVS additions (Bx)
-        t[(0xB, 0x00)] = self._get_event
-        t[(0xB, 0x02)] = self._set_data
-        t[(0xB, 0x03)] = self._get_data
-        t[(0xB, 0x04)] = self._make_clip
-        t[(0xB, 0x09)] = self._general_info
-        t[(0xB, 0x11)] = lambda b: p.encode(p.EVS_RETURN, 0x11, b"\x00\x00\x00\x00") if not b.data else None
-        t[(0xB, 0x10)] = lambda b: p.ACK if b.count == 4 else None
-        t[(0xB, 0x12)] = self._set_in_out
-        t[(0xB, 0x13)] = self._live
+        on(0xB, 0x00, self._get_event, NO_DATA)
+        on(0xB, 0x02, self._set_data, (8, 12))
+        on(0xB, 0x03, self._get_data, (8,))
+        on(0xB, 0x04, self._make_clip, tuple(MAKE_CLIP_ID_BYTES))
+        on(0xB, 0x09, self._general_info, (1, 9))
+        on(0xB, 0x11, lambda b: p.encode(p.EVS_RETURN, 0x11, b"\x00\x00\x00\x00"), NO_DATA)
+        on(0xB, 0x10, ack, (4,))
+        on(0xB, 0x12, self._set_in_out, (4, 7, 8))
+        on(0xB, 0x13, self._live, (8,))
 
     # --- system ---------------------------------------------------------------------------------------------
 
@@ -527,23 +539,14 @@ class Sony9PinDevice:
         return p.ACK
 
     def _device_type(self, block: p.Block) -> bytes | None:
-        if block.data:
-            return None
         return p.encode(p.SYSTEM_RETURN, 0x11, self._type_bytes)
 
     # --- transport ------------------------------------------------------------------------------------------
-
-    def _stop(self, block: p.Block) -> bytes | None:
-        if block.data:
-            return None
-        return self._stop_block(block)
 
     def _stop_block(self, block: p.Block) -> bytes:
         return self._transport(Stop(self.channel))
 
     def _play(self, block: p.Block) -> bytes | None:
-        if block.data:
-            return None
         if self.presets.auto_mode and self.presets.preview_in and not self.presets.auto_playing:
             self._start_auto_play()
             return p.ACK
@@ -551,60 +554,45 @@ class Sony9PinDevice:
         self.presets.auto_playing = self.presets.auto_mode
         return ack
 
-    def _sync_play(self, block: p.Block) -> bytes | None:
-        return self._play(block)
-
     def _record(self, block: p.Block) -> bytes | None:
         # EVS on a player channel: REC returns to E-E on the channel's record train.
-        if block.data:
-            return None
         return self._transport(GoLive(self.channel))
 
     def _eject(self, block: p.Block) -> bytes | None:
         # EVS: EJECT steps E-E along the record trains (A → B → C …) once the channel is live. The engine
         # steps from the camera it shows when it applies the command (it stays live), not from this snapshot.
-        if block.data:
-            return None
         if self._status().state == "LIVE":
             return self._transport(SelectCamera(self.channel, step=1))
         return self._transport(GoLive(self.channel))
 
     def _fast_forward(self, block: p.Block) -> bytes | None:
-        return None if block.data else self._transport(SetSpeed(self.channel, FAST_SPEED), "ff")
+        return self._transport(SetSpeed(self.channel, FAST_SPEED), "ff")
 
     def _rewind(self, block: p.Block) -> bytes | None:
-        return None if block.data else self._transport(SetSpeed(self.channel, -FAST_SPEED), "rew")
+        return self._transport(SetSpeed(self.channel, -FAST_SPEED), "rew")
 
     def _speed_handler(self, mode: str, sign: int) -> Handler:
         def handler(block: p.Block) -> bytes | None:
-            if block.count not in (1, 2):
-                return None
             speed = min(FAST_SPEED, p.speed_from_data(block.data))
             return self._transport(SetSpeed(self.channel, sign * speed), mode)
 
         return handler
 
     def _step(self, block: p.Block, frames: int) -> bytes | None:
-        return None if block.data else self._transport(Jog(self.channel, frames), "jog")
+        return self._transport(Jog(self.channel, frames), "jog")
 
     def _prog_speed(self, block: p.Block, sign: int) -> bytes | None:
-        if block.count != 1:
-            return None
         return self._transport(SetSpeed(self.channel, 1.0 + sign * block.data[0] / 1000), "var")
 
     def _ee_on(self, block: p.Block) -> bytes | None:
-        return None if block.data else self._transport(GoLive(self.channel))
+        return self._transport(GoLive(self.channel))
 
     def _ee_off(self, block: p.Block) -> bytes | None:
-        if block.data:
-            return None
         if self._status().state == "LIVE":
             return self._transport(Stop(self.channel))
         return p.ACK
 
     def _preroll(self, block: p.Block) -> bytes | None:
-        if block.data:
-            return None
         st = self._status()
         if st.mark_in is None:
             return p.ACK
@@ -612,8 +600,6 @@ class Sony9PinDevice:
 
     def _cue_up(self, block: p.Block) -> bytes | None:
         """``2X 31``: 0 bytes (current ID at its start), 4 (TC), 8 (ID), 12 (TC then ID)."""
-        if block.count not in (0, 4, 8, 12):
-            return None
         tc = block.data[:4] if block.count in (4, 12) else None
         raw_id = block.data[-8:] if block.count in (8, 12) else None
         label = None
@@ -655,15 +641,11 @@ class Sony9PinDevice:
     # --- presets ---------------------------------------------------------------------------------------------
 
     def _entry_mark(self, block: p.Block, kind: type[MarkIn] | type[MarkOut]) -> bytes | None:
-        if block.data:
-            return None
         self._submit(kind(self.channel))
         return p.ACK
 
     def _in_preset(self, block: p.Block) -> bytes | None:
         """``4X 14``: Sony In Data Preset (44 14 TC sets IN) or Odetics In Preset (cue, with TC and/or ID)."""
-        if block.count not in (0, 4, 8, 12):
-            return None
         odetics = self.device_type == "odetics" or self.presets.auto_mode or block.count in (0, 8, 12)
         tc = block.data[:4] if block.count in (4, 12) else None
         label = self._label(tc) if tc is not None and tc != p.ZERO_TIME else None
@@ -689,8 +671,6 @@ class Sony9PinDevice:
         return self._cue_entry(entry, label)
 
     def _out_preset(self, block: p.Block) -> bytes | None:
-        if block.count not in (0, 4):
-            return None
         if block.count == 0:  # Odetics: OUT = the clip's OUT
             self.presets.out_set = True
             return p.ACK
@@ -702,8 +682,6 @@ class Sony9PinDevice:
 
     def _shift(self, block: p.Block) -> bytes | None:
         """``40 18``…``1F``: IN+, IN−, OUT+, OUT−, then the audio ones (which follow video here)."""
-        if block.data:
-            return None
         which = (block.cmd2 - 0x18) // 2 % 2  # 0 = in, 1 = out
         step = 1 if block.cmd2 % 2 == 0 else -1
         st = self._status()
@@ -714,8 +692,6 @@ class Sony9PinDevice:
 
     def _mark_reset(self, block: p.Block, keep_out: bool) -> bytes | None:
         # The vocabulary clears both marks at once; the one that stays is marked again right after.
-        if block.data:
-            return None
         st = self._status()
         self._submit(ClearMarks(self.channel))
         if keep_out and st.mark_out is not None:
@@ -729,8 +705,6 @@ class Sony9PinDevice:
         return p.ACK
 
     def _recall(self, block: p.Block, which: str) -> bytes | None:
-        if block.data:
-            return None
         st = self._status()
         mark = st.mark_in if which == "in" else st.mark_out
         if mark is None:
@@ -741,8 +715,6 @@ class Sony9PinDevice:
         return self._cue_cmd(CueSlot(self.channel, mark if which == "in" else mark - 1))
 
     def _preroll_preset(self, block: p.Block) -> bytes | None:
-        if block.count != 4:
-            return None
         try:
             frames, _ = p.bcd_to_timecode(block.data, self.rate)
         except ValueError:
@@ -751,8 +723,6 @@ class Sony9PinDevice:
         return p.ACK
 
     def _auto_mode(self, block: p.Block, on: bool) -> bytes | None:
-        if block.data:
-            return None
         if on:  # Odetics: enabling auto mode clears every preset
             self.presets = _Presets(auto_mode=True)
         else:
@@ -763,8 +733,6 @@ class Sony9PinDevice:
     # --- sense -------------------------------------------------------------------------------------------------
 
     def _status_sense(self, block: p.Block) -> bytes | None:
-        if block.count != 1:
-            return None
         return p.status_reply(self.status_image(), block.data[0])
 
     def status_image(self) -> bytes:
@@ -805,13 +773,9 @@ class Sony9PinDevice:
         ).to_bytes()
 
     def _time_sense(self, block: p.Block) -> bytes | None:
-        if block.count != 1:
-            return None
         return p.time_sense_reply(block.data[0], self._tc_bytes(self._status().timecode))
 
     def _gen_time_sense(self, block: p.Block) -> bytes | None:
-        if block.count != 1:
-            return None
         tc = self._tc_bytes(self._status().timecode)
         req = block.data[0]
         if req & 0x01 and req & 0x10:
@@ -821,29 +785,21 @@ class Sony9PinDevice:
         return p.encode(p.SENSE_RETURN, 0x08, tc)
 
     def _mark_sense(self, block: p.Block, cmd2: int, which: str) -> bytes | None:
-        if block.data:
-            return None
         st = self._status()
         mark = st.mark_in if which == "in" else st.mark_out
         return p.encode(p.SENSE_RETURN, cmd2, self._slot_bytes(mark))
 
     def _speed_sense(self, block: p.Block) -> bytes | None:
-        if block.data:
-            return None
         st = self._status()
         speed = 1.0 if st.state == "LIVE" else abs(float(st.speed))
         return p.encode(p.SENSE_RETURN, 0x2E, p.speed_to_data(speed))
 
     def _preroll_sense(self, block: p.Block) -> bytes | None:
-        if block.data:
-            return None
         return p.encode(p.SENSE_RETURN, 0x31, p.duration_bytes(self.preroll_frames, self.rate))
 
     # --- Odetics ----------------------------------------------------------------------------------------------
 
     def _preview_in(self, block: p.Block) -> bytes | None:
-        if block.count not in (0, 4, 8, 12):
-            return None
         if block.count in (8, 12):
             entry = self._entry(block.data[-8:])
             if entry is None or entry.is_train:
@@ -852,14 +808,10 @@ class Sony9PinDevice:
         return p.ACK
 
     def _preview_out(self, block: p.Block) -> bytes | None:
-        if block.count not in (0, 4):
-            return None
         self.presets.preview_out = True
         return p.ACK
 
     def _preview_reset(self, block: p.Block, which: str) -> bytes | None:
-        if block.data:
-            return None
         if which == "in":
             self.presets.preview_in = None
         else:
@@ -867,8 +819,6 @@ class Sony9PinDevice:
         return p.ACK
 
     def _auto_skip(self, block: p.Block) -> bytes | None:
-        if block.count not in (0, 1):
-            return None
         if self.presets.auto_mode and self.presets.preview_in:
             self._start_auto_play(skip=True)
         return p.ACK
@@ -913,18 +863,10 @@ class Sony9PinDevice:
         if entry is not None and entry.clip is not None and st.clip_id == entry.clip.clip_id:
             pr.in_id, pr.in_tc, pr.preview_in, pr.preview_out = pr.preview_in, None, None, False
 
-    def _record_cue(self, block: p.Block) -> bytes | None:
-        # A player channel records nothing itself: every camera is always recording into its train.
-        if block.count not in (0, 4, 8, 12):
-            return None
-        return p.ACK
-
     def _erase(self, block: p.Block) -> bytes | None:
         if block.count == 0:
             log.warning("Sony 9-pin %s: 'erase all IDs' (A0 10) refused: erase clips one by one", self.channel)
             return p.ACK
-        if block.count != 8:
-            return None
         entry = self._entry(block.data)
         if entry is None or entry.clip is None:
             self._post(0x04, p.id_text(block.data))
@@ -946,8 +888,6 @@ class Sony9PinDevice:
         self.library.refresh()
 
     def _list_id(self, block: p.Block, first: bool) -> bytes | None:
-        if block.count not in (0, 1):
-            return None
         ids = self.library.ids()
         if first:
             self._list_cursor = 0
@@ -958,8 +898,6 @@ class Sony9PinDevice:
         return p.encode(p.ODETICS_RETURN, 0x14, p.id_bytes(text))
 
     def _clip_tc(self, block: p.Block, cmd2: int) -> bytes | None:
-        if block.count != 8:
-            return None
         entry = self._entry(block.data)
         if entry is None:
             return p.encode(p.ODETICS_RETURN, cmd2)
@@ -976,8 +914,6 @@ class Sony9PinDevice:
         return p.encode(p.ODETICS_RETURN, cmd2, data)
 
     def _id_status(self, block: p.Block) -> bytes | None:
-        if block.count != 8:
-            return None
         entry = self._entry(block.data)
         bits = 0
         if entry is not None:
@@ -989,26 +925,20 @@ class Sony9PinDevice:
         return p.encode(p.ODETICS_RETURN, 0x18, bytes((bits,)))
 
     def _longest_storage(self, block: p.Block) -> bytes | None:
-        if block.data:
-            return None
         # The record trains are rings of fixed length: what is free is always one train's length.
         spans = [r[1] - r[0] + 1 for c in self.library.cameras() if (r := self.engine.recorder.range(c))]
         return p.encode(p.ODETICS_RETURN, 0x1C, p.duration_bytes(max(spans, default=0), self.rate))
 
     def _set_device_id(self, block: p.Block) -> bytes | None:
-        if block.count != 8:
-            return None
         self.device_id = bytes(block.data)
         return p.ACK
 
     def _device_id_request(self, block: p.Block) -> bytes | None:
-        return None if block.data else p.encode(p.ODETICS_RETURN, 0x21, self.device_id)
+        return p.encode(p.ODETICS_RETURN, 0x21, self.device_id)
 
     # --- EVS additions -------------------------------------------------------------------------------------
 
     def _get_event(self, block: p.Block) -> bytes | None:
-        if block.data:
-            return None
         try:
             event = self.events.popleft()
         except IndexError:
@@ -1018,10 +948,7 @@ class Sony9PinDevice:
     def _make_clip(self, block: p.Block) -> bytes | None:
         """``BX 04`` MakeClip from the channel's IN/OUT: B4 (111A), B6 (+guardband), B7 (114A/00), B9 (+gb),
         B8 (Louth ID, 8 bytes), BA (+gb). Louth IDs become the clip's name under the next free LSM ID."""
-        sizes = {4: 4, 6: 4, 7: 7, 9: 7, 8: 8, 10: 8}
-        if block.count not in sizes:
-            return None
-        text = block.data[:sizes[block.count]].rstrip(b" \x00").decode("ascii", errors="replace")
+        text = block.data[:MAKE_CLIP_ID_BYTES[block.count]].rstrip(b" \x00").decode("ascii", errors="replace")
         try:
             lsm: str | None = normalise_clip_id(text)
         except ClipError:
@@ -1042,8 +969,6 @@ class Sony9PinDevice:
             self._post(0x09 if "exists" in res.message else 0x03, asked)
 
     def _set_in_out(self, block: p.Block) -> bytes | None:
-        if block.count not in (4, 7, 8):
-            return None
         text = block.data.rstrip(b" \x00").decode("ascii", errors="replace")
         entry = self.library.lookup(text)
         st = self._status()
@@ -1066,19 +991,16 @@ class Sony9PinDevice:
         if block.count == 8:  # B8 02: the ID the next BC 02 names
             self._data_id = p.id_text(block.data)
             return p.ACK
-        if block.count == 12:  # BC 02: 12 characters of name for it
-            entry = self.library.lookup(self._data_id or "")
-            if entry is None or entry.clip is None:
-                self._post(0x0C, self._data_id or "")
-                return p.ACK
-            name = block.data.rstrip(b" \x00").decode("ascii", errors="replace")
-            self._worker.submit(self._update_clip, entry.clip.clip_id, {"name": name})
+        # BC 02: 12 characters of name for it
+        entry = self.library.lookup(self._data_id or "")
+        if entry is None or entry.clip is None:
+            self._post(0x0C, self._data_id or "")
             return p.ACK
-        return None
+        name = block.data.rstrip(b" \x00").decode("ascii", errors="replace")
+        self._worker.submit(self._update_clip, entry.clip.clip_id, {"name": name})
+        return p.ACK
 
     def _get_data(self, block: p.Block) -> bytes | None:
-        if block.count != 8:
-            return None
         entry = self._entry(block.data)
         name = entry.clip.name if entry is not None and entry.clip is not None else ""
         return p.encode(p.EVS_RETURN, 0x03, name.encode("ascii", errors="replace")[:12].ljust(12, b" "))
@@ -1097,8 +1019,6 @@ class Sony9PinDevice:
         return None
 
     def _live(self, block: p.Block) -> bytes | None:
-        if block.count != 8:
-            return None
         entry = self._entry(block.data)
         if entry is None:
             self._post(0x0C, p.id_text(block.data))
