@@ -20,17 +20,7 @@ from control.sony9pin.device import Sony9PinDevice
 from plugin import commands as c
 from plugin.errors import ControlError
 from profiles import parse_profile
-from tests.test_sony9pin_fakes import NOW, FakeEngine
-
-
-def h(text: str) -> bytes:
-    return bytes.fromhex(text)
-
-
-def cmd(text: str) -> bytes:
-    """A block from its bytes without checksum: ``cmd("20 01")`` is Play."""
-    raw = h(text)
-    return p.encode(raw[0] >> 4, raw[1], raw[2:])
+from tests.test_sony9pin_fakes import NOW, FakeEngine, cmd, h
 
 
 @pytest.fixture
@@ -417,7 +407,9 @@ def test_clip_tc_and_duration(dev: Sony9PinDevice, engine: FakeEngine) -> None:
     assert (reply.group, reply.cmd2) == (0x8, 0x16)
     assert reply.data == p.timecode_bytes("09:59:52:00", "25") + h("00 04 00 00")  # 100 frames = 4 s
     assert dev.handle(cmd("A8 16 " + p.id_bytes("999A/00").hex())) == h("80 16 96")
-    assert len(p.decode(dev.handle(cmd("A8 17 " + p.id_bytes("114A/00").hex()))).data) == 9
+    assert dev.handle(cmd("A8 17 " + p.id_bytes("114A/00").hex())) == p.encode(
+        0x8, 0x17, p.timecode_bytes("09:59:52:00", "25") + h("00 04 00 00 00")
+    )
 
 
 def test_id_status(dev: Sony9PinDevice, engine: FakeEngine) -> None:

@@ -12,6 +12,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from control.sony9pin import protocol as p
 from plugin import commands as c
 from plugin.clips import Clip
 from plugin.engine import resolve_name
@@ -234,3 +235,14 @@ class FakeEngine:
         clip = Clip(clip_id, "", in_slot, out_slot, cameras or list(self.camera_names))
         self.clips.clips[clip_id] = clip
         return clip
+
+
+def h(text: str) -> bytes:
+    """Bytes from hex text: ``h("20 01")``."""
+    return bytes.fromhex(text)
+
+
+def cmd(text: str) -> bytes:
+    """A 9-pin block from its bytes without checksum: ``cmd("20 01")`` is Play."""
+    raw = h(text)
+    return p.encode(raw[0] >> 4, raw[1], raw[2:])

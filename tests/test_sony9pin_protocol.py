@@ -5,11 +5,7 @@ from __future__ import annotations
 import pytest
 
 from control.sony9pin import protocol as p
-
-
-def h(text: str) -> bytes:
-    return bytes.fromhex(text)
-
+from tests.test_sony9pin_fakes import h
 
 # --- framing -----------------------------------------------------------------------------------------
 
@@ -172,17 +168,16 @@ def test_status_reply_slices_the_image() -> None:
 
 
 @pytest.mark.parametrize(
-    ("request_byte", "head"),
-    [(0x01, "74 04"), (0x02, "74 06"), (0x03, "74 04"), (0x04, "74 00"), (0x08, "74 01"), (0x10, "74 05"),
-     (0x20, "74 07"), (0x11, "78 04"), (0x22, "78 06"), (0x33, "78 04")],
+    ("request_byte", "head", "data"),
+    [(0x01, "74 04", "12 03 02 01"), (0x02, "74 06", "12 03 02 01"), (0x03, "74 04", "12 03 02 01"),
+     (0x04, "74 00", "12 03 02 01"), (0x08, "74 01", "12 03 02 01"), (0x10, "74 05", "00 00 00 00"),
+     (0x20, "74 07", "00 00 00 00"), (0x11, "78 04", "12 03 02 01 00 00 00 00"),
+     (0x22, "78 06", "12 03 02 01 00 00 00 00"), (0x33, "78 04", "12 03 02 01 00 00 00 00")],
 )
-def test_time_sense_reply_forms(request_byte: int, head: str) -> None:
-    tc = h("12 03 02 01")
-    reply = p.time_sense_reply(request_byte, tc)
+def test_time_sense_reply_forms(request_byte: int, head: str, data: str) -> None:
+    reply = p.time_sense_reply(request_byte, h("12 03 02 01"))
     assert reply[:2] == h(head)
-    assert p.decode(reply).data in (tc, tc + p.ZERO_TIME, p.ZERO_TIME)
-    if head.startswith("78"):
-        assert p.decode(reply).data == tc + p.ZERO_TIME
+    assert p.decode(reply).data == h(data)
 
 
 def test_time_sense_ltc_golden() -> None:

@@ -25,15 +25,12 @@ from plugin import commands as c
 from plugin.engine import Engine
 from tests.engine_helpers import make_engine, record
 from tests.test_sony9pin_device import Controller
+from tests.test_sony9pin_fakes import cmd
 from timing import slot_start_ns
 
 BASE = 1_000_000
 FIRST_TICK = BASE + 151
 
-
-def frame(text: str) -> bytes:
-    raw = bytes.fromhex(text)
-    return p.encode(raw[0] >> 4, raw[1], raw[2:])
 
 
 def tc_of(engine: Engine, slot: int) -> str:
@@ -44,21 +41,21 @@ def tc_of(engine: Engine, slot: int) -> str:
 Step = tuple[str, Callable[[Engine], bytes], tuple[Any, ...], int]
 CUE_SLOT = BASE + 100
 STEPS: list[Step] = [
-    ("play", lambda e: frame("20 01"), ("/fvr/1/play",), 5),
+    ("play", lambda e: cmd("20 01"), ("/fvr/1/play",), 5),
     ("cue a timecode", lambda e: p.encode(0x2, 0x31, p.timecode_bytes(tc_of(e, CUE_SLOT), e.rate)),
      ("/fvr/1/tc/cue", "@cue"), 2),
-    ("frame step", lambda e: frame("20 14"), ("/fvr/1/jog", 1), 1),
-    ("shuttle reverse 1x", lambda e: frame("21 23 40"), ("/fvr/1/shuttle", -1.0), 3),
-    ("shuttle forward 0.1x", lambda e: frame("21 13 20"), ("/fvr/1/shuttle", 0.1), 10),
-    ("stop", lambda e: frame("20 00"), ("/fvr/1/stop",), 2),
-    ("mark in", lambda e: frame("40 10"), ("/fvr/1/mark/in",), 1),
-    ("play to the out point", lambda e: frame("20 01"), ("/fvr/1/play",), 12),
-    ("stop again", lambda e: frame("20 00"), ("/fvr/1/stop",), 1),
-    ("mark out", lambda e: frame("40 11"), ("/fvr/1/mark/out",), 1),
+    ("frame step", lambda e: cmd("20 14"), ("/fvr/1/jog", 1), 1),
+    ("shuttle reverse 1x", lambda e: cmd("21 23 40"), ("/fvr/1/shuttle", -1.0), 3),
+    ("shuttle forward 0.1x", lambda e: cmd("21 13 20"), ("/fvr/1/shuttle", 0.1), 10),
+    ("stop", lambda e: cmd("20 00"), ("/fvr/1/stop",), 2),
+    ("mark in", lambda e: cmd("40 10"), ("/fvr/1/mark/in",), 1),
+    ("play to the out point", lambda e: cmd("20 01"), ("/fvr/1/play",), 12),
+    ("stop again", lambda e: cmd("20 00"), ("/fvr/1/stop",), 1),
+    ("mark out", lambda e: cmd("40 11"), ("/fvr/1/mark/out",), 1),
     ("make clip 111A/00", lambda e: p.encode(0xB, 0x04, b"111A/00\x00\x00"), ("/fvr/1/clip/save", "111A/00"), 1),
     ("cue clip 111B/00", lambda e: p.encode(0x2, 0x31, p.id_bytes("111B/00")), ("/fvr/1/clip/cue", "111B/00"), 2),
-    ("play the clip", lambda e: frame("20 01"), ("/fvr/1/play",), 4),
-    ("back to E-E", lambda e: frame("20 61"), ("/fvr/1/live",), 2),
+    ("play the clip", lambda e: cmd("20 01"), ("/fvr/1/play",), 4),
+    ("back to E-E", lambda e: cmd("20 61"), ("/fvr/1/live",), 2),
 ]
 
 
@@ -92,7 +89,7 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) ->
 def check_poll(ctl: Controller, engine: Engine) -> None:
     """What a controller polls each frame: status and current time, consistent with the engine."""
     st = engine.channel_status("PGM1")
-    status = p.decode(ctl.transact(frame("61 20 0A"))).data
+    status = p.decode(ctl.transact(cmd("61 20 0A"))).data
     assert len(status) == 10
     moving = st.state == "LIVE" or st.speed != 0
     assert bool(status[2] & 0x02) == (not moving), (st, status.hex(" "))  # still
@@ -102,7 +99,7 @@ def check_poll(ctl: Controller, engine: Engine) -> None:
     assert bool(status[3] & 0x02) == (st.mark_out is not None)
     if st.state == "CUED":
         assert status[2] & 0x01  # cue complete
-    time_reply = ctl.transact(frame("61 0C 01"))
+    time_reply = ctl.transact(cmd("61 0C 01"))
     assert time_reply == p.encode(0x7, 0x04, p.timecode_bytes(st.timecode, engine.rate))
 
 
@@ -114,7 +111,7 @@ def run_ninepin(engine: Engine) -> list[dict[str, Any]]:
     clock = Ticker(engine)
     states = []
     try:
-        assert ctl.transact(frame("00 11")) == frame("12 11 D9 10")  # 50p: PAL-family Odetics
+        assert ctl.transact(cmd("00 11")) == cmd("12 11 D9 10")  # 50p: PAL-family Odetics
         for _ in range(3):
             check_poll(ctl, engine)
             clock.tick()
@@ -127,10 +124,10 @@ def run_ninepin(engine: Engine) -> list[dict[str, Any]]:
                 wait_for(lambda: any(c.clip_id == "111A/00" for c in engine.clips.list()), "the clip to be saved")
                 wait_for(lambda: ctl.transact(p.encode(0xA, 0x18, p.id_bytes("111B/00")))[2] & 0x01 == 1,
                          "the device to list the new clip")
-                assert ctl.transact(frame("B0 00")) == p.encode(0x9, 0x00, b"\x01" + p.id_bytes("111A/00"))
+                assert ctl.transact(cmd("B0 00")) == p.encode(0x9, 0x00, b"\x01" + p.id_bytes("111A/00"))
             states.append({"step": label, **snapshot(engine)})
         assert device.stats.naks == {}
-        assert ctl.transact(frame("A8 18 " + p.id_bytes("111B/00").hex())) == p.encode(0x8, 0x18, b"\x01")
+        assert ctl.transact(cmd("A8 18 " + p.id_bytes("111B/00").hex())) == p.encode(0x8, 0x18, b"\x01")
     finally:
         device.stop()
         os.close(master)
@@ -202,8 +199,8 @@ def test_superseded_commands_say_so_and_no_surface_counts_them_as_refused(tmp_pa
     clock = Ticker(engine)
     try:
         stale = engine.submit(c.Jog("PGM1", 1))
-        assert device.handle(frame("20 01")) == p.ACK  # replaces the jog, then is replaced by Stop
-        assert device.handle(frame("20 00")) == p.ACK
+        assert device.handle(cmd("20 01")) == p.ACK  # replaces the jog, then is replaced by Stop
+        assert device.handle(cmd("20 00")) == p.ACK
         clock.tick()
         assert not stale.result(1).ok and stale.result(1).data == {"superseded_by": "play"}
         server.handle_packet(encode_message("/fvr/1/play"), ("127.0.0.1", 9))
@@ -225,8 +222,8 @@ def test_two_ejects_in_one_frame_step_live_twice(tmp_path: Path) -> None:
     try:
         clock.tick()
         assert (engine.channel_status("PGM1").state, engine.channel_status("PGM1").camera) == ("LIVE", "cam01")
-        assert device.handle(frame("20 0F")) == p.ACK
-        assert device.handle(frame("20 0F")) == p.ACK
+        assert device.handle(cmd("20 0F")) == p.ACK
+        assert device.handle(cmd("20 0F")) == p.ACK
         clock.tick()
         st = engine.channel_status("PGM1")
         assert (st.state, st.camera) == ("LIVE", "cam03")
@@ -284,7 +281,7 @@ def test_surfaces_build_from_a_real_profile_and_engine(tmp_path: Path) -> None:
         lines = [line for s in surfaces for line in s.describe()]
         assert lines[0] == f"Sony 9-pin: {os.ttyname(slave)} → PGM1 as bvw-75"
         assert lines[1].startswith("OSC: udp://127.0.0.1:")
-        assert Controller(master).transact(frame("00 11")) == frame("12 11 21 25")
+        assert Controller(master).transact(cmd("00 11")) == cmd("12 11 21 25")
     finally:
         for s in surfaces:
             s.stop()
@@ -294,13 +291,11 @@ def test_surfaces_build_from_a_real_profile_and_engine(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-def test_run_command_line_starts_both_surfaces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``fvreplay run --sony9pin DEVICE=CHANNEL --osc PORT`` through the CLI's own wiring (plugin.cli.run)."""
+def test_run_command_line_starts_both_surfaces(tmp_path: Path) -> None:
+    """``fvreplay run --sony9pin DEVICE=CHANNEL --osc PORT`` through the CLI's own wiring (plugin.cli.run) and
+    the installed fvreplay.controls entry points."""
     import argparse
 
-    from control.osc import OscSurface
-    from control.sony9pin import Sony9PinSurface
-    from plugin import registry
     from plugin.cli import run as cli_run
     from profiles import parse_profile
     from tests.engine_helpers import profile_text
@@ -309,11 +304,6 @@ def test_run_command_line_starts_both_surfaces(tmp_path: Path, monkeypatch: pyte
     master, slave = os.openpty()
     profile = parse_profile(profile_text(3))
     engine = Engine.from_profile(profile, clock=ManualClock(), storage_root=tmp_path / "store")
-    # Until pyproject.toml declares the fvreplay.controls entry points, the registry is told about them here.
-    surfaces = {"osc": OscSurface, "sony9pin": Sony9PinSurface}
-    names, load = registry.names, registry.load
-    monkeypatch.setattr(registry, "names", lambda group: sorted(surfaces) if group == "controls" else names(group))
-    monkeypatch.setattr(registry, "load", lambda group, name: surfaces[name] if group == "controls" else load(group, name))
     args = argparse.Namespace(rest=None, no_rest=True, osc=0, sony9pin=[f"{os.ttyname(slave)}=1"])
     started: list[Any] = []
     try:
@@ -321,7 +311,7 @@ def test_run_command_line_starts_both_surfaces(tmp_path: Path, monkeypatch: pyte
         lines = [line for s in started for line in s.describe()]
         assert lines[0].startswith("OSC: udp://")
         assert lines[1] == f"Sony 9-pin: {os.ttyname(slave)} → PGM1 as odetics"
-        assert Controller(master).transact(frame("20 01")) == p.ACK
+        assert Controller(master).transact(cmd("20 01")) == p.ACK
     finally:
         for s in started:
             s.stop()
