@@ -87,6 +87,7 @@ class _Channel:
     tally_preview: bool = False
     status: ChannelStatus | None = None
     held: int = 0
+    black: int = 0
     move_keys: list[tuple[Any, ...]] = field(default_factory=list)
     move_requested: float = 0.0
     move_wait_s: float | None = None
@@ -122,6 +123,7 @@ class Engine:
         self._lock = threading.Lock()
         self._pending: list[cmd.PendingCommand] = []
         self._ticker: Ticker | None = None
+        self._black: Frame | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-save")
         self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
         self.tick_slot: int | None = None
@@ -244,8 +246,9 @@ class Engine:
     def halt(self) -> None:
         """Stop the genlock ticker: no more output frames (the last stats stay readable)."""
         if self._ticker is not None:
-            self._ticker_stats = self._ticker.stats()
+            # Stop first, then read: a tick in flight would otherwise land after the snapshot.
             self._ticker.stop()
+            self._ticker_stats = self._ticker.stats()
             self._ticker = None
         if self.started_at is not None and self.stopped_at is None:
             self.stopped_at = time.monotonic()
@@ -623,39 +626,53 @@ class Engine:
             chan.held += 1
         else:
             frame = self._frame_for(chan, t)
-            if frame is None:
+            if frame is None and chan.last_frame is not None:
                 frame = chan.last_frame
                 chan.repeated += 1
-        if frame is not None:
-            out = Frame(
-                frame.data,
-                frame.pixel_format,
-                t.camera,
-                slot,
-                slot_start_ns(slot, self.rate),
-                self.timecode_of(t.slot),
-                {
-                    "channel": name,
-                    "source_slot": t.slot,
-                    "clip": t.segment.clip.angle_id(t.camera) if t.segment.clip and t.camera in t.segment.clip.cameras else "",
-                    "angle": t.camera,
-                    "speed": float(t.speed),
-                    "view_s": t.view()[0],
-                },
-            )
+        black = frame is None
+        if frame is None:
+            # Nothing recorded yet and nothing shown before: video black, as any replay server gives.
+            frame = self._black_frame()
+            chan.black += 1
+        out = Frame(
+            frame.data,
+            frame.pixel_format,
+            t.camera,
+            slot,
+            slot_start_ns(slot, self.rate),
+            self.timecode_of(t.slot),
+            {
+                "channel": name,
+                "source_slot": t.slot,
+                "clip": t.segment.clip.angle_id(t.camera) if t.segment.clip and t.camera in t.segment.clip.cameras else "",
+                "angle": t.camera,
+                "speed": float(t.speed),
+                "view_s": t.view()[0],
+            },
+        )
+        if not black:
             chan.last_frame = out
-            for sink in chan.sinks:
-                try:
-                    sink.send(out)
-                except SinkError as exc:
-                    log.warning("%s → %s: %s", name, sink.url, exc)
-            chan.frames_out += 1
+        for sink in chan.sinks:
+            try:
+                sink.send(out)
+            except SinkError as exc:
+                log.warning("%s → %s: %s", name, sink.url, exc)
+        chan.frames_out += 1
         bounds = self._bounds(t)
         newest = self.recorder.newest(t.camera) if t.state == "LIVE" else None
         if t.advance(bounds, newest, self.rate.fps) and t.segment.playlist is not None:
             nxt = t.segment.element + 1
             if nxt < len(t.segment.playlist.elements):
                 self._cue_element(t, t.segment.playlist, nxt)
+
+    def _black_frame(self) -> Frame:
+        if self._black is None:
+            shape = PixelFormat.UYVY.shape(self.fmt.width, self.fmt.height)
+            data = np.empty(shape, np.uint8)
+            data[..., 0] = 128  # Cb / Cr
+            data[..., 1] = 16  # Y: limited-range black
+            self._black = Frame(data, PixelFormat.UYVY, "", 0, 0, "", {})
+        return self._black
 
     def _bounds(self, t: Transport) -> tuple[int, int] | None:
         if t.segment.clip is not None:
@@ -870,7 +887,7 @@ class Engine:
             "ticker": self.ticker_stats(),
             "channels": {
                 n: {"frames_out": c.frames_out, "repeated": c.repeated, "late": c.late, "held": c.held,
-                    "move_wait_s": c.move_wait_s}
+                    "black": c.black, "move_wait_s": c.move_wait_s}
                 for n, c in self.channels.items()
             },
             "cameras": {

@@ -171,6 +171,24 @@ def test_lever_maps_through_the_curve(engine: Engine) -> None:
     assert 0.1 < engine.channel_status("PGM1").speed < 0.5
 
 
+def test_nothing_recorded_yet_gives_video_black_every_tick(tmp_path: Path) -> None:
+    e = make_engine(tmp_path)  # no camera has delivered a frame
+    for i in range(3):
+        e.tick(BASE + i)
+    frames = output(e)
+    assert [f.slot for f in frames] == [BASE, BASE + 1, BASE + 2]
+    uyvy = frames[-1].data
+    assert uyvy.shape == (e.fmt.height, e.fmt.width, 2)
+    assert (uyvy[..., 1] == 16).all() and (uyvy[..., 0] == 128).all()  # limited-range black, neutral chroma
+    pgm = e.stats()["channels"]["PGM1"]
+    assert (pgm["frames_out"], pgm["black"], pgm["repeated"]) == (3, 3, 0)
+    record(e, BASE, BASE + 10)
+    e.tick(BASE + 20)
+    assert e.stats()["channels"]["PGM1"]["black"] == 3  # pictures once there are any
+    assert not (output(e)[-1].data[..., 1] == 16).all()
+    e.stop()
+
+
 def test_gap_repeats_last_frame_and_counts(tmp_path: Path) -> None:
     e = make_engine(tmp_path)
     record(e, BASE, BASE + 10)
