@@ -60,6 +60,13 @@ def add_parser(sub: Any) -> None:
     e.add_argument("--modes", default=",".join(EVAL_MODES), help=f"renderers to score (default: {','.join(EVAL_MODES)})")
     e.add_argument("--quality", default="normal", choices=["draft", "normal", "high"], help="depth effort")
     e.add_argument("--device", default="auto", choices=["cpu", "cuda", "auto"], help="where to render")
+    e.add_argument(
+        "--plates",
+        type=int,
+        default=9,
+        metavar="N",
+        help="clean plates for the depth renderer from N frames per camera spread over the sim's loop (0: none)",
+    )
     e.add_argument("--json", type=Path, default=None, metavar="PATH", help="also write the scores as JSON")
     e.set_defaults(handler=run_eval)
 
@@ -204,10 +211,11 @@ def run_eval(args: argparse.Namespace) -> int:
     from io_adapters.sim.render import SimRenderer
     from io_adapters.sim.scene import Scene
     from io_adapters.sim.venue import parse_sim_url
+    from plugin.freeview.background import BackgroundPlates
     from plugin.freeview.evaluate import Case, score
     from plugin.freeview.path import VirtualView
     from plugin.freeview.render import MODES as RENDERERS
-    from plugin.freeview.render import BaseRenderer
+    from plugin.freeview.render import BaseRenderer, DepthRenderer
     from profiles import ProfileLoadError, load_profile
 
     try:
@@ -230,10 +238,22 @@ def run_eval(args: argparse.Namespace) -> int:
     if unknown:
         raise RenderError(f"eval: unknown mode(s) {', '.join(unknown)} (known: {', '.join(RENDERERS)})")
 
-    def renderers(r: Rig) -> dict[str, BaseRenderer]:
-        return {m: RENDERERS[m](r, device=args.device, quality=args.quality, near=near, far=far) for m in modes}
-
     images = {cam.name: sim.render(cam, args.time).rgb for cam in rig}
+    plates = None
+    if args.plates:
+        # As the engine makes them from its record trains: the median of frames spread over time.
+        times = [(args.time + k * url.loop / args.plates) % url.loop for k in range(args.plates)]
+        plates = BackgroundPlates.from_frames(
+            {cam.name: [images[cam.name] if t == args.time else sim.render(cam, t).rgb for t in times] for cam in rig}
+        )
+
+    def renderers(r: Rig) -> dict[str, BaseRenderer]:
+        out = {m: RENDERERS[m](r, device=args.device, quality=args.quality, near=near, far=far) for m in modes}
+        for renderer in out.values():
+            if isinstance(renderer, DepthRenderer):
+                renderer.background = plates
+        return out
+
     n = len(rig)
     held = (
         [h.strip() for h in args.held_out.split(",") if h.strip()]
@@ -259,7 +279,8 @@ def run_eval(args: argparse.Namespace) -> int:
     report = score(cases, lambda case: images, clock=time.perf_counter)
     print(
         f"# {profile.name}: {n} cameras at {width}x{height}, scene time {args.time} s, depth {near}-{far} m, "
-        f"quality {args.quality}"
+        f"quality {args.quality}, "
+        + (f"clean plates from {args.plates} frames over {url.loop:g} s" if plates else "no clean plates")
     )
     print(report.table())
     if args.json:

@@ -47,7 +47,7 @@ class TestScene:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, seed: int = 0, stand_radius: float = 45.0, stand_height: float = 14.0) -> None:
+    def __init__(self, seed: int = 0, stand_radius: float = 45.0, stand_height: float = 14.0, players: int = 6) -> None:
         rng = np.random.default_rng(seed)
         self.stand_radius = stand_radius
         self.stand_height = stand_height
@@ -56,9 +56,10 @@ class TestScene:
             x, y = rng.uniform(-8, 8), rng.uniform(-5, 5)
             w, d, h = rng.uniform(0.5, 0.8), rng.uniform(0.3, 0.5), rng.uniform(1.7, 1.95)
             boxes.append(((x - w / 2, y - d / 2, 0.0), (x + w / 2, y + d / 2, h)))
-        self.box_lo = np.array([b[0] for b in boxes])
-        self.box_hi = np.array([b[1] for b in boxes])
-        self.box_color = rng.uniform(0.1, 0.95, (len(boxes), 3))
+        # players=0 is the empty venue (a clean plate); the same seed places the same players.
+        self.box_lo = np.array([b[0] for b in boxes]).reshape(-1, 3)[:players]
+        self.box_hi = np.array([b[1] for b in boxes]).reshape(-1, 3)[:players]
+        self.box_color = rng.uniform(0.1, 0.95, (len(boxes), 3))[:players]
         self.grass = _noise(seed + 1)
         self.crowd = _noise(seed + 2)
         self.kit = _noise(seed + 3)

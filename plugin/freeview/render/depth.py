@@ -12,7 +12,11 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
 3. Coarse to fine: at each finer level a pixel tries its nearest coarse pixel's depth +- a few pixels of
    disparity (a parabola through the costs gives the sub-step), its other coarse neighbours' depths (so
    depth edges snap to the right side) and the pitch.
-4. Blending at full resolution: each source's colour where it sees the pixel's point, weighted by
+4. Players, when the renderer has clean plates of the sources (``background``): each pixel tries the
+   depths of something upright standing on the pitch below it, and takes the most photo-consistent
+   one whose point lies in the foreground of every source (``place_players``): a player a few pixels
+   wide is lost at the coarse level, and a box window straddling them prefers the pitch behind.
+5. Blending at full resolution: each source's colour where it sees the pixel's point, weighted by
    closeness along the rig (a tent in s: at integer s exactly the camera's own re-aimed image, whatever
    the depth), times visibility: geometric (a z-buffer of the virtual view's points splatted into each
    source) and photometric (a source far from the median colour of the visible ones counts less).
@@ -30,6 +34,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.camera import CameraModel
 from plugin.freeview.render.base import BaseRenderer
 from plugin.freeview.render.common import (
@@ -98,6 +103,11 @@ SETTINGS = {
     ),
 }
 
+#: Tallest upright thing looked for, as a fraction of the picture height (a player seen from the rig).
+_STANDING_REACH = 0.2
+#: Steps of the full-size disparity step searched around a player's first depth.
+_PLAYER_SEARCH = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)
+
 #: Widest level swept in float16 on CUDA: beyond it fp16 grid coordinates are off by more than 1/4 pixel.
 _FP16_MAX_WIDTH = 1024
 
@@ -157,6 +167,9 @@ class DepthRenderer(BaseRenderer):
         # The sweep runs in half precision on CUDA (grids stay float32); the blend in float32.
         self.sweep_dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self._undistort: dict[tuple[str, int, int], tuple[CameraModel, torch.Tensor]] = {}
+        #: Clean plates of the cameras; with them the players are placed by their silhouettes (see
+        #: ``place_players``). Swapped whole by the engine when it rebuilds them.
+        self.background: BackgroundPlates | None = None
 
     def sources_at(self, s: float) -> list[str]:
         return self.names(self.rig.neighbours(s, self.n_sources))
@@ -168,6 +181,10 @@ class DepthRenderer(BaseRenderer):
         srcs = self.load(images, self.names(idx), alpha=True)
         levels = self.pyramid(target, srcs, None)
         depth = self.estimate_depth(target, srcs, levels=levels)
+        plates = self.background
+        if plates is not None and all(name in plates for name in self.names(idx)):
+            masks = {name: plates.foreground(name, images[name]) for name in self.names(idx)}
+            depth = self.place_players(levels[-1], depth, masks)
         sampled = self.sample_at(target, srcs, depth, rays=levels[-1].rays)  # the finest level is the target
         return self.blend(target, s, idx, srcs, sampled)
 
@@ -302,6 +319,84 @@ class DepthRenderer(BaseRenderer):
             depth = torch.where(in_group, refined, depth)
         return depth
 
+    def place_players(self, lvl: Level, depth: torch.Tensor, masks: Mapping[str, np.ndarray]) -> torch.Tensor:
+        """``depth`` with the players put where their silhouettes say, at ``lvl`` (the full-size level).
+
+        ``masks``: each source's foreground by camera name ((H, W) float32, 1 = not the plate), in the
+        order of ``lvl.srcs``. Every pixel tries the upright-on-the-pitch depths of ``_standing``; a depth is a
+        player's when its point falls inside the foreground of every source that has it in frame (at
+        least two: a visual-hull test, which a thin player passes and the pitch behind them fails).
+        Among those the most photo-consistent one wins, judged per pixel (a box window straddles the
+        player's edge). Pixels with no such depth keep the sweep's.
+        """
+        hyp_list = self._standing(lvl)
+        if not hyp_list:
+            return depth
+        silhouettes = []
+        for name, mask in masks.items():
+            m = torch.as_tensor(mask, device=self.device)
+            two = torch.stack([m, torch.ones_like(m)]).unsqueeze(0)  # the mask and "in frame"
+            silhouettes.append(self._pinhole(self.source_camera(name, m.shape[1], m.shape[0]), two, torch.float32))
+        hyp = torch.stack(hyp_list)
+        player = self._in_every_silhouette(lvl, silhouettes, hyp)
+        ys, xs = player.any(dim=0).nonzero(as_tuple=True)
+        if len(ys) == 0:
+            return depth
+        # Only the pixels some depth passes for are judged, each on its own (a window, even 3 x 3,
+        # scores no better here: the hull test already did the window's work).
+        sub = Level(lvl.factor, lvl.target, lvl.srcs, lvl.rays[ys, xs].unsqueeze(0), lvl.ground[ys, xs].unsqueeze(0), None)
+        chosen, found = self._most_consistent(sub, hyp[:, ys, xs].unsqueeze(1), player[:, ys, xs].unsqueeze(1))
+        # The feet were looked for a few rows apart: search a pixel of disparity either side.
+        baseline = max(max(float(np.linalg.norm(cam.center - lvl.target.center)) for cam, _ in lvl.srcs), 1e-6)
+        step = 1.0 / (float(lvl.target.fx) * baseline)
+        rho = 1.0 / chosen.clamp(min=1e-6)
+        around = torch.stack([1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in _PLAYER_SEARCH])
+        ok = self._in_every_silhouette(sub, silhouettes, around) & found
+        refined, _ = self._most_consistent(sub, torch.cat([chosen.unsqueeze(0), around]), torch.cat([found.unsqueeze(0), ok]))
+        out = depth.clone()
+        out[ys, xs] = torch.where(found[0], refined[0], depth[ys, xs])
+        return out
+
+    def _in_every_silhouette(
+        self, lvl: Level, silhouettes: list[tuple[CameraModel, torch.Tensor]], hyp: torch.Tensor
+    ) -> torch.Tensor:
+        """(K, h, w) bool: the point at each depth is foreground in every source that has it in frame (two at least)."""
+        inside_all = torch.ones_like(hyp, dtype=torch.bool)
+        seen = torch.zeros_like(hyp)
+        for smp, _, _ in self._warp(lvl.target, lvl.rays, silhouettes, hyp):
+            in_frame = smp[:, 1] > 0.5
+            inside_all &= ~in_frame | (smp[:, 0] > 0.5)
+            seen += in_frame.to(seen.dtype)
+        return inside_all & (seen >= 2)
+
+    def _most_consistent(self, lvl: Level, hyp: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per pixel, the allowed depth of ``hyp`` (K, h, w) with the lowest photo-consistency cost (no
+        window), and whether any was allowed."""
+        cost = self._cost(lvl, hyp, radius=0)
+        cost = torch.where(allowed, cost, torch.full_like(cost, float("inf")))
+        best, j = cost.min(dim=0)
+        chosen = torch.gather(hyp, 0, j.unsqueeze(0))[0]
+        return chosen, torch.isfinite(best) & torch.isfinite(chosen)
+
+    def _standing(self, lvl: Level) -> list[torch.Tensor]:
+        """Depths of upright things standing on the pitch: for each pixel, the point on its ray straight
+        above the pitch point seen ``d`` rows below it, for ``d`` in a geometric set up to a fifth of the
+        image height (a player's feet are somewhere below every pixel of the player)."""
+        if not self.ground_plane:
+            return []
+        top = max(1, int(_STANDING_REACH * lvl.ground.shape[0]))
+        deltas = sorted({max(1, round(1.4**k)) for k in range(40) if 1.4**k <= top})
+        rxy = lvl.rays[..., :2]
+        n2 = (rxy * rxy).sum(-1).clamp(min=1e-9)
+        out = []
+        for d in deltas:
+            g = torch.cat([lvl.ground[d:], torch.full_like(lvl.ground[:d], float("inf"))])
+            r = torch.cat([rxy[d:], rxy[-1:].expand(d, -1, -1)])
+            foot = r * torch.where(torch.isfinite(g), g, torch.zeros_like(g)).unsqueeze(-1)  # F_xy - C_xy
+            z = (foot * rxy).sum(-1) / n2
+            out.append(torch.where(torch.isfinite(g) & (z > 0), z, torch.full_like(z, float("inf"))))
+        return out
+
     def _priors(self, cost: torch.Tensor, hyp: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
         """The pitch prior: hypothesis 0 (the pitch) gets a small bonus; nothing lies below the pitch."""
         big = 8.0 * self.settings.truncate
@@ -330,7 +425,7 @@ class DepthRenderer(BaseRenderer):
             out.append((sample(img, grid), zsrc, grid))
         return out
 
-    def _cost(self, lvl: Level, hyp: torch.Tensor) -> torch.Tensor:
+    def _cost(self, lvl: Level, hyp: torch.Tensor, radius: int | None = None) -> torch.Tensor:
         """(K, h, w) occlusion-robust photo-consistency cost of each hypothesis (float32).
 
         Each pair of sources (or reference and source) gives a truncated colour difference where both
@@ -361,7 +456,8 @@ class DepthRenderer(BaseRenderer):
                 den[j] = den[j] + ok
                 den[k] = den[k] + ok
             shared = 0.5  # each pair was added to both of its sources
-        radius = self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
+        if radius is None:
+            radius = self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
         total_num = torch.stack(num).sum(0) * shared
         total_den = torch.stack(den).sum(0) * shared
         cost = total_num / total_den.clamp(min=1e-6)

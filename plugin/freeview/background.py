@@ -1,0 +1,82 @@
+"""Clean plates: each camera's view of the venue without the players, and the foreground against it.
+
+A plate is the per-pixel median of a camera's frames spread over time (players move, the venue does
+not), the way sports free-viewpoint systems separate players from the venue. The depth renderer uses
+the foreground masks to find the players: a point on a player lies inside the foreground of every
+camera that sees it (a visual-hull test), which a photo-consistency window alone misses on something
+a few pixels wide. Someone who stands still for the whole span the plate was made from stays in the
+plate; the renderer then treats them as venue (the depth sweep still places them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from plugin.errors import RenderError
+
+#: Fewest frames a plate is made from: with fewer, a player passing slowly survives the median.
+MIN_FRAMES = 3
+
+_CROSS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float32)
+
+
+class BackgroundPlates:
+    """Per-camera clean plates (uint8 RGB) and the foreground of a frame against its camera's plate.
+
+    ``threshold``: the colour difference (0..1, the largest of R, G, B) above which a pixel is
+    foreground. Lone foreground pixels are dropped (sensor noise) and the mask is grown by ``grow`` pixels (the
+    anti-aliased rim of a player belongs to the player).
+    """
+
+    def __init__(self, plates: Mapping[str, np.ndarray], *, threshold: float = 0.08, grow: int = 1) -> None:
+        for name, plate in plates.items():
+            if plate.ndim != 3 or plate.shape[2] != 3 or plate.dtype != np.uint8:
+                raise RenderError(f"plate of {name}: need (H, W, 3) uint8 RGB, got {plate.shape} {plate.dtype}")
+        if not 0 < threshold < 1:
+            raise RenderError(f"foreground threshold must be in (0, 1), got {threshold}")
+        self.plates = dict(plates)
+        self.threshold = float(threshold)
+        self.grow = int(grow)
+
+    @classmethod
+    def from_frames(cls, frames: Mapping[str, Sequence[np.ndarray]], **kwargs: float) -> BackgroundPlates:
+        """Plates as the per-pixel median of each camera's frames ((H, W, 3) uint8 RGB, the same size)."""
+        plates = {}
+        for name, seq in frames.items():
+            if len(seq) < MIN_FRAMES:
+                raise RenderError(f"plate of {name}: need at least {MIN_FRAMES} frames spread over time, got {len(seq)}")
+            shapes = {f.shape for f in seq}
+            if len(shapes) != 1:
+                raise RenderError(f"plate of {name}: frames differ in size: {sorted(shapes)}")
+            plates[name] = np.median(np.stack(seq), axis=0).round().astype(np.uint8)
+        return cls(plates, **kwargs)  # type: ignore[arg-type]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.plates
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.plates)
+
+    def plate(self, name: str, width: int, height: int) -> np.ndarray:
+        """Camera ``name``'s plate at ``width`` x ``height`` (area-resampled when it was made at another size)."""
+        plate = self.plates[name]
+        if plate.shape[:2] != (height, width):
+            plate = cv2.resize(plate, (width, height), interpolation=cv2.INTER_AREA)
+        return plate
+
+    def foreground(self, name: str, image: np.ndarray) -> np.ndarray:
+        """(H, W) float32 mask, 1 where ``image`` (camera ``name``'s (H, W, 3) uint8 RGB) differs from the plate."""
+        h, w = image.shape[:2]
+        plate = self.plate(name, w, h)
+        diff = cv2.absdiff(image, plate).max(axis=2)
+        mask = (diff > self.threshold * 255).astype(np.uint8)
+        # Lone pixels (sensor noise, compression) go: a pixel stays when a 4-neighbour is foreground too.
+        neighbours = cv2.filter2D(mask, -1, _CROSS, borderType=cv2.BORDER_CONSTANT)
+        mask &= (neighbours > 0).astype(np.uint8)
+        if self.grow > 0:
+            mask = cv2.dilate(mask, np.ones((2 * self.grow + 1, 2 * self.grow + 1), np.uint8))
+        return mask.astype(np.float32)
