@@ -49,6 +49,8 @@ log = logging.getLogger("fvreplay.engine")
 
 #: Render results kept per channel (frames rendered ahead of the tick that needs them).
 RENDER_CACHE = 256
+#: Seconds of recording (at least) a clean plate is made from: over less, players standing about stay in it.
+PLATE_SPAN_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,11 @@ class Engine:
         self.stopped_at: float | None = None
         self._ticker_stats: dict[str, Any] = {}
         self.tick_overhead_ns: deque[int] = deque(maxlen=2000)
+        self._plates_stop = threading.Event()
+        self._plates_thread: threading.Thread | None = None
+        #: Clean plates built so far, and the record-train span (first, last slot) of the newest.
+        self.plates_built = 0
+        self.plates_span: tuple[int, int] | None = None
 
         self.memory: MemoryPlan = plan_memory(
             len(self.camera_names),
@@ -242,6 +249,10 @@ class Engine:
         if ticker:
             self._ticker = Ticker(self.clock, self.rate, self.tick, name="genlock")
             self._ticker.start()
+        if self.profile.renderer.plates_every_s > 0 and hasattr(self.renderer, "background"):
+            self._plates_stop.clear()
+            self._plates_thread = threading.Thread(target=self._plates_loop, name="plates", daemon=True)
+            self._plates_thread.start()
 
     def halt(self) -> None:
         """Stop the genlock ticker: no more output frames (the last stats stay readable)."""
@@ -255,6 +266,10 @@ class Engine:
 
     def stop(self) -> None:
         self.halt()
+        self._plates_stop.set()
+        if self._plates_thread is not None:
+            self._plates_thread.join(timeout=30.0)
+            self._plates_thread = None
         for capture in self.captures.values():
             capture.request_stop()
         deadline = time.monotonic() + 5.0
@@ -272,6 +287,54 @@ class Engine:
 
     def ticker_stats(self) -> dict[str, Any]:
         return self._ticker.stats() if self._ticker is not None else dict(self._ticker_stats)
+
+    # --- clean plates -------------------------------------------------------------------------------
+
+    def refresh_plates(self) -> bool:
+        """Rebuild the depth renderer's clean plates from the record trains.
+
+        Per camera, the per-pixel median of ``renderer.plate_frames`` frames spread evenly over the
+        slots every train holds (players move; the venue does not). The new plates replace the old in
+        one assignment, so a render in progress keeps the set it started with. False (nothing changed)
+        when the renderer uses no plates or the trains hold less than ``PLATE_SPAN_S`` seconds in
+        common (or half the buffer, when that is shorter): over less, players standing about stay in.
+        """
+        renderer = self.renderer
+        if renderer is None or not hasattr(renderer, "background"):
+            return False
+        span = self.recorder.common_range()
+        least = min(PLATE_SPAN_S, 0.5 * self.profile.buffer.seconds) * float(self.rate.fps)
+        if span is None or span[1] - span[0] < least:
+            return False
+        from plugin.freeview.background import MIN_FRAMES, BackgroundPlates
+
+        n = self.profile.renderer.plate_frames
+        first, last = span
+        slots = sorted({first + round(k * (last - first) / (n - 1)) for k in range(n)})
+        frames: dict[str, list[npt.NDArray[np.uint8]]] = {}
+        for camera in self.camera_names:
+            picked = (self.recorder.read(camera, slot) for slot in slots)
+            images = [f.to_rgb() for f in picked if f is not None]
+            if len(images) >= MIN_FRAMES:
+                frames[camera] = images
+        if not frames:
+            return False
+        renderer.background = BackgroundPlates.from_frames(frames)
+        self.plates_built += 1
+        self.plates_span = span
+        log.info("clean plates of %d cameras rebuilt from %d frames each over %.1f s",
+                 len(frames), len(slots), (last - first) / float(self.rate.fps))
+        return True
+
+    def _plates_loop(self) -> None:
+        every = self.profile.renderer.plates_every_s
+        wait = 1.0  # until the trains hold enough: then every ``every`` seconds
+        while not self._plates_stop.wait(wait):
+            try:
+                wait = every if self.refresh_plates() else 1.0
+            except Exception:  # a failed rebuild keeps the previous plates; the output is not affected
+                log.exception("clean plates: rebuild failed; keeping the previous ones")
+                wait = every
 
     # --- commands ----------------------------------------------------------------------------------
 
@@ -895,6 +958,7 @@ class Engine:
                 for n in self.camera_names
             },
             "memory": self.memory.description,
+            "plates": {"built": self.plates_built, "span": self.plates_span},
         }
 
 

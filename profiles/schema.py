@@ -213,6 +213,11 @@ class Renderer(Model):
     """Trades speed for quality (depth planes, resolution of the depth sweep)."""
     render_ahead: int = Field(default=100, ge=1, le=10000)
     """Frames of a cued move rendered ahead into a bounded queue (for renderers slower than real time)."""
+    plates_every_s: float = Field(default=30.0, ge=0.0, le=3600.0)
+    """depth: rebuild each camera's clean plate (the venue without players) from the record train this
+    often, in seconds; the renderer finds the players by them. 0: no plates."""
+    plate_frames: int = Field(default=9, ge=3, le=64)
+    """Frames per camera, spread evenly over the record train, whose per-pixel median makes a plate."""
 
 
 class Channel(Model):

@@ -5,16 +5,19 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from io_adapters import memory
 from plugin import commands as c
 from plugin.engine import Engine
 from plugin.errors import BufferTooLargeError
+from plugin.frames import Frame, PixelFormat
 from plugin.freeview import move as move_mod
 from profiles import parse_profile
 from tests.conftest import wait_until
-from tests.engine_helpers import decode, frame_for, make_engine, profile_text, record
+from tests.engine_helpers import H, W, decode, frame_for, make_engine, profile_text, record
+from timing import ManualClock, slot_start_ns
 
 BASE = 1_000_000
 
@@ -378,3 +381,47 @@ def test_a_frame_that_cannot_be_stored_does_not_stop_the_camera(tmp_path: Path) 
         assert e.recorder.read("cam01", BASE + 5) is not None
     finally:
         e.stop()
+
+
+class PlateRenderer:
+    """Stands in for the depth renderer: only the ``background`` the engine sets."""
+
+    mode = "depth"
+    background = None
+
+
+def test_clean_plates_are_the_median_of_the_record_train(tmp_path: Path) -> None:
+    profile = parse_profile(profile_text(2, extra="[renderer]\nplates_every_s = 0\nplate_frames = 5\n"))
+    renderer = PlateRenderer()
+    e = Engine.from_profile(profile, clock=ManualClock(), storage_root=tmp_path / "store", renderer=renderer)
+    assert not e.refresh_plates()  # nothing recorded yet
+    venue = np.zeros((H, W, 2), np.uint8)
+    venue[..., 0], venue[..., 1] = 128, 90
+    venue[:, W // 2 :, 1] = 150
+    for slot in range(BASE, BASE + 151):  # 3 s at 50p: a 4-pixel-wide player crosses the frame
+        for cam in e.camera_names:
+            data = venue.copy()
+            x = (slot - BASE) * (W - 4) // 150
+            data[5:30, x : x + 4, 1] = 235
+            e.recorder.trains[cam].write(Frame(data, PixelFormat.UYVY, cam, slot, slot_start_ns(slot, "50")))
+    assert e.refresh_plates()
+    plates = renderer.background
+    assert plates is not None and sorted(plates.names) == ["cam01", "cam02"]
+    empty = Frame(venue, PixelFormat.UYVY, "cam01", 0, 0).to_rgb()
+    assert np.array_equal(plates.plates["cam01"], empty)  # the player is gone, the venue exact
+    assert e.stats()["plates"] == {"built": 1, "span": (BASE, BASE + 150)}
+    e.stop()
+
+
+def test_a_running_engine_builds_plates_on_its_own(tmp_path: Path) -> None:
+    profile = parse_profile(profile_text(2, extra="[renderer]\nplates_every_s = 0.5\nplate_frames = 3\n"))
+    renderer = PlateRenderer()
+    e = Engine.from_profile(profile, clock=ManualClock(), storage_root=tmp_path / "store", renderer=renderer)
+    record(e, BASE, BASE + 150)
+    e.start(ticker=False, open_timeout=5.0)
+    try:
+        wait_until(lambda: e.plates_built >= 2, timeout=20.0)  # the first, then again every 0.5 s
+        assert renderer.background is not None
+    finally:
+        e.stop()
+    assert e._plates_thread is None
