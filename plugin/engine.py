@@ -308,6 +308,7 @@ class Engine:
             return False
         from plugin.freeview.background import MIN_FRAMES, BackgroundPlates
 
+        started = time.monotonic()
         n = self.profile.renderer.plate_frames
         first, last = span
         slots = sorted({first + round(k * (last - first) / (n - 1)) for k in range(n)})
@@ -322,8 +323,8 @@ class Engine:
         renderer.background = BackgroundPlates.from_frames(frames)
         self.plates_built += 1
         self.plates_span = span
-        log.info("clean plates of %d cameras rebuilt from %d frames each over %.1f s",
-                 len(frames), len(slots), (last - first) / float(self.rate.fps))
+        log.info("clean plates of %d cameras rebuilt from %d frames each over %.1f s of recording, in %.1f s",
+                 len(frames), len(slots), (last - first) / float(self.rate.fps), time.monotonic() - started)
         return True
 
     def _plates_loop(self) -> None:

@@ -1,6 +1,7 @@
 """``fvreplay bench render``: how fast the free-viewpoint renderers draw a view, on the CPU and on CUDA.
 
-Times ``depth`` (and ``switch``) at 640x360 from 2 and 4 cameras on the CPU; with a GPU also 1920x1080
+Times ``depth`` (and ``switch``) at 640x360 from 2 and 4 cameras on the CPU, and with clean plates (the
+players placed by their silhouettes); with a GPU also 1920x1080
 from 4 cameras and 3840x2160, with peak GPU memory. The pictures come from the small analytic test venue
 (the plugin does not import the sim adapter); timing does not depend on what the pictures show.
 """
@@ -15,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.path import VirtualView
 from plugin.freeview.render import DepthRenderer, SwitchRenderer
 from plugin.freeview.render.base import BaseRenderer
@@ -25,16 +27,23 @@ from plugin.freeview.testscene import TestScene, arc_cameras
 CPU_THREADS = 2
 
 
-def _rig_and_images(width: int, height: int, count: int = 5) -> tuple[Rig, dict[str, np.ndarray]]:
-    """A 5-camera arc 7.5 degrees apart; pictures ray-cast at up to 960 wide and resized (timing only)."""
+def _rig_and_images(
+    width: int, height: int, count: int = 5, players: int = 6
+) -> tuple[Rig, dict[str, np.ndarray]]:
+    """A 5-camera arc 7.5 degrees apart; pictures ray-cast at up to 960 wide and resized (timing only).
+    ``players=0``: the empty venue (the clean plates)."""
     scale = min(1.0, 960 / width)
     small = arc_cameras(count, width=round(width * scale), height_px=round(height * scale))
-    scene = TestScene()
+    scene = TestScene(players=players)
     images = {}
     for cam in small:
         img, _ = scene.render(cam, supersample=1)
         images[cam.name] = img if scale == 1.0 else cv2.resize(img, (width, height), interpolation=cv2.INTER_LINEAR)
     return Rig(arc_cameras(count, width=width, height_px=height)), images
+
+
+def _plates(width: int, height: int) -> BackgroundPlates:
+    return BackgroundPlates(_rig_and_images(width, height, players=0)[1])
 
 
 def _time(
@@ -71,6 +80,9 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                     for n in (2, 4):
                         r = DepthRenderer(rig, device="cpu", quality=quality, near=5.0, far=90.0, sources=n)
                         cpu[f"depth_{quality}_640x360_{n}cams"] = _time(r, view, images, (640, 360), seconds)
+                r = DepthRenderer(rig, device="cpu", quality="normal", near=5.0, far=90.0, sources=4)
+                r.background = _plates(640, 360)
+                cpu["depth_normal_plates_640x360_4cams"] = _time(r, view, images, (640, 360), seconds)
                 sw = SwitchRenderer(rig, device="cpu", near=5.0, far=90.0)
                 cpu["switch_640x360"] = _time(sw, view, images, (640, 360), seconds)
                 results["cpu"] = cpu
@@ -84,6 +96,11 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                     row = _time(r, view, images, (w, h), seconds)
                     row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
                     gpu[f"depth_{quality}_{w}x{h}_4cams"] = row
+                    torch.cuda.reset_peak_memory_stats()
+                    r.background = _plates(w, h)
+                    row = _time(r, view, images, (w, h), seconds)
+                    row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+                    gpu[f"depth_{quality}_plates_{w}x{h}_4cams"] = row
                     sw = SwitchRenderer(rig, device="cuda", near=5.0, far=90.0)
                     gpu[f"switch_{w}x{h}"] = _time(sw, view, images, (w, h), seconds)
                 results["cuda"] = gpu

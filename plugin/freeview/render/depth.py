@@ -338,36 +338,53 @@ class DepthRenderer(BaseRenderer):
             two = torch.stack([m, torch.ones_like(m)]).unsqueeze(0)  # the mask and "in frame"
             silhouettes.append(self._pinhole(self.source_camera(name, m.shape[1], m.shape[0]), two, torch.float32))
         hyp = torch.stack(hyp_list)
-        player = self._in_every_silhouette(lvl, silhouettes, hyp)
-        ys, xs = player.any(dim=0).nonzero(as_tuple=True)
+        # The hull test, cheaply: the first source over the whole picture, the others only where the
+        # first left a depth standing (a few per cent of the pixels).
+        inside, seen = self._silhouettes(lvl, silhouettes[:1], hyp)
+        ys, xs = inside.any(dim=0).nonzero(as_tuple=True)
         if len(ys) == 0:
             return depth
-        # Only the pixels some depth passes for are judged, each on its own (a window, even 3 x 3,
-        # scores no better here: the hull test already did the window's work).
-        sub = Level(lvl.factor, lvl.target, lvl.srcs, lvl.rays[ys, xs].unsqueeze(0), lvl.ground[ys, xs].unsqueeze(0), None)
-        chosen, found = self._most_consistent(sub, hyp[:, ys, xs].unsqueeze(1), player[:, ys, xs].unsqueeze(1))
+        sub = self._pixels_of(lvl, ys, xs)
+        hyp_sub = hyp[:, ys, xs].unsqueeze(1)
+        inside_rest, seen_rest = self._silhouettes(sub, silhouettes[1:], hyp_sub)
+        player = inside[:, ys, xs].unsqueeze(1) & inside_rest & (seen[:, ys, xs].unsqueeze(1) + seen_rest >= 2)
+        keep = player.any(dim=0)[0]
+        if not bool(keep.any()):
+            return depth
+        ys, xs, hyp_sub, player = ys[keep], xs[keep], hyp_sub[..., keep], player[..., keep]
+        # Only those pixels are judged, each on its own (a window, even 3 x 3, scores no better here:
+        # the hull test already did the window's work).
+        sub = self._pixels_of(lvl, ys, xs)
+        chosen, found = self._most_consistent(sub, hyp_sub, player)
         # The feet were looked for a few rows apart: search a pixel of disparity either side.
         baseline = max(max(float(np.linalg.norm(cam.center - lvl.target.center)) for cam, _ in lvl.srcs), 1e-6)
         step = 1.0 / (float(lvl.target.fx) * baseline)
         rho = 1.0 / chosen.clamp(min=1e-6)
         around = torch.stack([1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in _PLAYER_SEARCH])
-        ok = self._in_every_silhouette(sub, silhouettes, around) & found
+        inside_around, seen_around = self._silhouettes(sub, silhouettes, around)
+        ok = inside_around & (seen_around >= 2) & found
         refined, _ = self._most_consistent(sub, torch.cat([chosen.unsqueeze(0), around]), torch.cat([found.unsqueeze(0), ok]))
         out = depth.clone()
         out[ys, xs] = torch.where(found[0], refined[0], depth[ys, xs])
         return out
 
-    def _in_every_silhouette(
+    def _silhouettes(
         self, lvl: Level, silhouettes: list[tuple[CameraModel, torch.Tensor]], hyp: torch.Tensor
-    ) -> torch.Tensor:
-        """(K, h, w) bool: the point at each depth is foreground in every source that has it in frame (two at least)."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """For each depth of ``hyp`` (K, h, w): whether its point is foreground in every one of
+        ``silhouettes`` that has it in frame (bool), and how many have it in frame."""
         inside_all = torch.ones_like(hyp, dtype=torch.bool)
         seen = torch.zeros_like(hyp)
         for smp, _, _ in self._warp(lvl.target, lvl.rays, silhouettes, hyp):
             in_frame = smp[:, 1] > 0.5
             inside_all &= ~in_frame | (smp[:, 0] > 0.5)
             seen += in_frame.to(seen.dtype)
-        return inside_all & (seen >= 2)
+        return inside_all, seen
+
+    @staticmethod
+    def _pixels_of(lvl: Level, ys: torch.Tensor, xs: torch.Tensor) -> Level:
+        """The level cut down to a list of its pixels: a (1, P) picture."""
+        return Level(lvl.factor, lvl.target, lvl.srcs, lvl.rays[ys, xs].unsqueeze(0), lvl.ground[ys, xs].unsqueeze(0), None)
 
     def _most_consistent(self, lvl: Level, hyp: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per pixel, the allowed depth of ``hyp`` (K, h, w) with the lowest photo-consistency cost (no
