@@ -186,3 +186,30 @@ def test_crossfade_on_the_cpu_blends_instead_of_switching(venue) -> None:  # typ
     with torch.inference_mode():
         own = to_uint8(fade.render_camera(rig.view_camera(view, W, H), view.s, np.asarray(view.pivot, float), images))  # type: ignore[attr-defined]
     assert np.abs(got.astype(int) - own.astype(int)).max() <= 1
+
+
+def test_a_wall_where_the_pitch_ends_is_tried_straight_above_its_foot() -> None:
+    """The boards and the stand's front wall: above the first pitch pixel below it, a pixel tries the point
+    on its ray standing straight over that pitch point (and a couple of disparity steps around it)."""
+    rig = Rig(arc_cameras(5, width=W, height_px=H))
+    r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
+    target = rig.view_camera(VirtualView(2.5, rig.default_pivot), W, H)
+    with torch.inference_mode():
+        lvl = r.pyramid(target, r.load({c.name: np.zeros((H, W, 3), np.uint8) for c in rig}, r.sources_at(2.5), alpha=True), None)[-1]
+        row0 = 120  # the pitch ends here (by the coarser depth); above it, something far away
+        rows = torch.arange(H).view(-1, 1).expand(H, W)
+        depth = torch.where(rows >= row0, lvl.ground, torch.full_like(lvl.ground, 80.0))
+        walls = r._at_the_pitch_edge(lvl, depth, 1e-4)
+    assert len(walls) == 5
+    middle = walls[2].numpy()
+    rays, ground = lvl.rays.numpy(), lvl.ground.numpy()
+    for y, x in [(row0 - 1, 40), (row0 - 5, 160), (row0 - 12, 300)]:
+        foot = target.center + ground[row0, x] * rays[row0, x]
+        point = target.center + middle[y, x] * rays[y, x]
+        along = rays[y, x, :2] / np.linalg.norm(rays[y, x, :2])
+        assert abs(np.dot(point[:2] - foot[:2], along)) < 1e-3  # as far out as the foot, seen along the ray
+        assert np.linalg.norm(point[:2] - foot[:2]) < 0.1  # and (nearly) straight above it, at 30 m
+        assert point[2] > 0.05  # and above the pitch
+    # Far above the pitch's edge, or on the pitch, nothing new is tried.
+    assert middle[10, 100] == 80.0
+    assert middle[row0 + 10, 100] == pytest.approx(float(lvl.ground[row0 + 10, 100]))

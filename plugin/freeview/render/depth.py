@@ -11,7 +11,8 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
    source that disagrees most (an occluded one). Winner takes all.
 3. Coarse to fine: at each finer level a pixel tries its nearest coarse pixel's depth +- a few pixels of
    disparity (a parabola through the costs gives the sub-step), its other coarse neighbours' depths (so
-   depth edges snap to the right side) and the pitch.
+   depth edges snap to the right side), the pitch, and a wall standing where the pitch ends below it
+   (the boards and the stand's front wall, which a fronto-parallel sweep gets a few per cent wrong).
 4. Players, when the renderer has clean plates of the sources (``background``): each pixel tries the
    depths of something upright standing on the pitch below it, and takes the most photo-consistent
    one whose point lies in the foreground of every source (``place_players``): a player a few pixels
@@ -105,6 +106,13 @@ SETTINGS = {
 
 #: Tallest upright thing looked for, as a fraction of the picture height (a player seen from the rig).
 _STANDING_REACH = 0.2
+#: Walls at the pitch's edge (``_at_the_pitch_edge``): tried at levels of 1/4 size and finer, up to this
+#: fraction of the picture height above the pitch, where the coarser depth is within this of the pitch's,
+#: at these steps of disparity around the wall's depth.
+_EDGE_FACTOR = 4
+_EDGE_REACH = 0.08
+_EDGE_PITCH_TOL = 0.003
+_EDGE_SEARCH = (-2.0, -1.0, 0.0, 1.0, 2.0)
 #: Steps of the full-size disparity step searched around a player's first depth.
 _PLAYER_SEARCH = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)
 
@@ -301,7 +309,8 @@ class DepthRenderer(BaseRenderer):
         floor = 0.25 / self.far
         offsets = list(range(-reach, reach + 1))
         group = [1.0 / (rho + o * step).clamp(min=floor) for o in offsets]
-        hyp = torch.stack([lvl.ground, *group, *others])
+        edge = self._at_the_pitch_edge(lvl, nearest, step) if lvl.factor <= _EDGE_FACTOR else []
+        hyp = torch.stack([lvl.ground, *group, *others, *edge])
         cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
         best = cost.min(dim=0, keepdim=True).indices
         depth = torch.gather(hyp, 0, best)[0]
@@ -394,6 +403,32 @@ class DepthRenderer(BaseRenderer):
         best, j = cost.min(dim=0)
         chosen = torch.gather(hyp, 0, j.unsqueeze(0))[0]
         return chosen, torch.isfinite(best) & torch.isfinite(chosen)
+
+    def _at_the_pitch_edge(self, lvl: Level, depth: torch.Tensor, step: float) -> list[torch.Tensor]:
+        """Depths of a wall standing where the pitch ends: for each pixel a few rows above the first pitch
+        pixel below it (by ``depth``, the coarser level's), the point on its ray straight above that
+        pitch point, +- a couple of disparity ``step``s. The advertising boards and the stand's front wall
+        are such walls, and their lettering is where a depth a few per cent out shows most."""
+        if not self.ground_plane:
+            return []
+        h, w = lvl.ground.shape
+        g = lvl.ground
+        pitch = torch.isfinite(g) & ((depth / g - 1).abs() < _EDGE_PITCH_TOL)
+        rows = torch.arange(h, device=self.device).view(-1, 1).expand(h, w)
+        idx = torch.where(pitch, rows, torch.full_like(rows, h))
+        foot = torch.flip(torch.cummin(torch.flip(idx, [0]), dim=0).values, [0])  # first pitch row at or below
+        reach = max(2, int(_EDGE_REACH * h))
+        ok = (foot < h) & (foot - rows <= reach) & (foot > rows)
+        f = foot.clamp(max=h - 1)
+        cols = torch.arange(w, device=self.device).view(1, -1).expand(h, w)
+        gf = g[f, cols]
+        rxy = lvl.rays[..., :2]
+        fxy = lvl.rays[f, cols][..., :2] * torch.where(torch.isfinite(gf), gf, torch.zeros_like(gf)).unsqueeze(-1)
+        z = (fxy * rxy).sum(-1) / (rxy * rxy).sum(-1).clamp(min=1e-9)
+        ok = ok & torch.isfinite(gf) & (z > 0)
+        base = torch.where(ok, z, depth)
+        rho = 1.0 / base
+        return [1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in _EDGE_SEARCH]
 
     def _standing(self, lvl: Level) -> list[torch.Tensor]:
         """Depths of upright things standing on the pitch: for each pixel, the point on its ray straight
