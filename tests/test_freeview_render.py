@@ -199,8 +199,9 @@ def test_a_wall_where_the_pitch_ends_is_tried_straight_above_its_foot() -> None:
         row0 = 120  # the pitch ends here (by the coarser depth); above it, something far away
         rows = torch.arange(H).view(-1, 1).expand(H, W)
         depth = torch.where(rows >= row0, lvl.ground, torch.full_like(lvl.ground, 80.0))
-        walls = r._at_the_pitch_edge(lvl, depth, 1e-4)
+        walls, rows = r._at_the_pitch_edge(lvl, depth, 1e-4)
     assert len(walls) == 5
+    assert rows is not None and row0 - int(0.08 * H) <= rows[0] < rows[1] == row0  # the band just above the edge
     middle = walls[2].numpy()
     rays, ground = lvl.rays.numpy(), lvl.ground.numpy()
     for y, x in [(row0 - 1, 40), (row0 - 5, 160), (row0 - 12, 300)]:

@@ -309,9 +309,10 @@ class DepthRenderer(BaseRenderer):
         floor = 0.25 / self.far
         offsets = list(range(-reach, reach + 1))
         group = [1.0 / (rho + o * step).clamp(min=floor) for o in offsets]
-        edge = self._at_the_pitch_edge(lvl, nearest, step) if lvl.factor <= _EDGE_FACTOR else []
-        hyp = torch.stack([lvl.ground, *group, *others, *edge])
+        hyp = torch.stack([lvl.ground, *group, *others])
         cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
+        if lvl.factor <= _EDGE_FACTOR:
+            hyp, cost = self._with_walls(lvl, nearest, step, hyp, cost)
         best = cost.min(dim=0, keepdim=True).indices
         depth = torch.gather(hyp, 0, best)[0]
         if reach > 0:
@@ -404,13 +405,40 @@ class DepthRenderer(BaseRenderer):
         chosen = torch.gather(hyp, 0, j.unsqueeze(0))[0]
         return chosen, torch.isfinite(best) & torch.isfinite(chosen)
 
-    def _at_the_pitch_edge(self, lvl: Level, depth: torch.Tensor, step: float) -> list[torch.Tensor]:
+    def _with_walls(
+        self, lvl: Level, nearest: torch.Tensor, step: float, hyp: torch.Tensor, cost: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``hyp`` and ``cost`` with the walls of ``_at_the_pitch_edge`` appended. Their costs are worked
+        out on the band of rows that has walls to try (a fifth of the picture, say), inf elsewhere."""
+        walls, rows = self._at_the_pitch_edge(lvl, nearest, step)
+        if rows is None:
+            return hyp, cost
+        lo, hi = rows
+        h = lvl.ground.shape[0]
+        radius = self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
+        a, b = max(0, lo - radius), min(h, hi + radius)  # the band and a window's margin
+        band = Level(
+            lvl.factor, lvl.target, lvl.srcs, lvl.rays[a:b], lvl.ground[a:b],
+            None if lvl.reference is None else lvl.reference[..., a:b, :],
+        )
+        wall = torch.stack(walls)
+        band_cost = self._cost(band, wall[:, a:b])
+        wall_cost = torch.full_like(wall, float("inf"))
+        wall_cost[:, lo:hi] = band_cost[:, lo - a : hi - a]
+        below = wall > lvl.ground.unsqueeze(0) * 1.01  # nothing lies below the pitch
+        wall_cost = torch.where(below, torch.full_like(wall_cost, float("inf")), wall_cost)
+        return torch.cat([hyp, wall]), torch.cat([cost, wall_cost.to(cost.dtype)])
+
+    def _at_the_pitch_edge(
+        self, lvl: Level, depth: torch.Tensor, step: float
+    ) -> tuple[list[torch.Tensor], tuple[int, int] | None]:
         """Depths of a wall standing where the pitch ends: for each pixel a few rows above the first pitch
         pixel below it (by ``depth``, the coarser level's), the point on its ray straight above that
         pitch point, +- a couple of disparity ``step``s. The advertising boards and the stand's front wall
-        are such walls, and their lettering is where a depth a few per cent out shows most."""
+        are such walls, and their lettering is where a depth a few per cent out shows most. Also the
+        rows [lo, hi) that have any pixel with a wall to try (None: none has)."""
         if not self.ground_plane:
-            return []
+            return [], None
         h, w = lvl.ground.shape
         g = lvl.ground
         pitch = torch.isfinite(g) & ((depth / g - 1).abs() < _EDGE_PITCH_TOL)
@@ -426,9 +454,13 @@ class DepthRenderer(BaseRenderer):
         fxy = lvl.rays[f, cols][..., :2] * torch.where(torch.isfinite(gf), gf, torch.zeros_like(gf)).unsqueeze(-1)
         z = (fxy * rxy).sum(-1) / (rxy * rxy).sum(-1).clamp(min=1e-9)
         ok = ok & torch.isfinite(gf) & (z > 0)
+        rows_with = ok.any(dim=1).nonzero()
+        if len(rows_with) == 0:
+            return [], None
         base = torch.where(ok, z, depth)
         rho = 1.0 / base
-        return [1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in _EDGE_SEARCH]
+        walls = [1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in _EDGE_SEARCH]
+        return walls, (int(rows_with[0]), int(rows_with[-1]) + 1)
 
     def _standing(self, lvl: Level) -> list[torch.Tensor]:
         """Depths of upright things standing on the pitch: for each pixel, the point on its ray straight
@@ -438,16 +470,20 @@ class DepthRenderer(BaseRenderer):
             return []
         top = max(1, int(_STANDING_REACH * lvl.ground.shape[0]))
         deltas = sorted({max(1, round(1.4**k)) for k in range(40) if 1.4**k <= top})
+        h = lvl.ground.shape[0]
         rxy = lvl.rays[..., :2]
         n2 = (rxy * rxy).sum(-1).clamp(min=1e-9)
-        out = []
-        for d in deltas:
-            g = torch.cat([lvl.ground[d:], torch.full_like(lvl.ground[:d], float("inf"))])
-            r = torch.cat([rxy[d:], rxy[-1:].expand(d, -1, -1)])
-            foot = r * torch.where(torch.isfinite(g), g, torch.zeros_like(g)).unsqueeze(-1)  # F_xy - C_xy
-            z = (foot * rxy).sum(-1) / n2
-            out.append(torch.where(torch.isfinite(g) & (z > 0), z, torch.full_like(z, float("inf"))))
-        return out
+        g = lvl.ground
+        # The pitch point under each pixel, as an offset from the camera (0 where the ray misses the pitch).
+        foot_xy = rxy * torch.where(torch.isfinite(g), g, torch.zeros_like(g)).unsqueeze(-1)
+        rows = torch.arange(h, device=self.device)
+        d = torch.tensor(deltas, device=self.device)
+        below = rows.unsqueeze(0) + d.unsqueeze(1)  # (K, h): the row d below each row
+        inside = below < h
+        below = below.clamp(max=h - 1)
+        z = (foot_xy[below] * rxy.unsqueeze(0)).sum(-1) / n2.unsqueeze(0)  # (K, h, w)
+        ok = inside.unsqueeze(-1) & torch.isfinite(g[below]) & (z > 0)
+        return list(torch.where(ok, z, torch.full_like(z, float("inf"))).unbind(0))
 
     def _priors(self, cost: torch.Tensor, hyp: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
         """The pitch prior: hypothesis 0 (the pitch) gets a small bonus; nothing lies below the pitch."""
