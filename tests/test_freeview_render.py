@@ -214,3 +214,33 @@ def test_a_wall_where_the_pitch_ends_is_tried_straight_above_its_foot() -> None:
     # Far above the pitch's edge, or on the pitch, nothing new is tried.
     assert middle[10, 100] == 80.0
     assert middle[row0 + 10, 100] == pytest.approx(float(lvl.ground[row0 + 10, 100]))
+
+
+def test_badly_matched_depth_off_the_pitch_takes_its_neighbours() -> None:
+    """A patch of the stands put 15 % too far (a wrong period of the seat rows, say): the pixels that match
+    worst take the depth of the well-matched stands around them; the pitch and the rest of the stands
+    are left as they were."""
+    scene = TestScene()
+    cams = arc_cameras(5, width=W, height_px=H)
+    rig = Rig(cams)
+    images = {c.name: scene.render(c)[0] for c in cams}
+    r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
+    target = rig.view_camera(VirtualView(2.5, rig.default_pivot), W, H)
+    _, truth = scene.render(target)
+    truth_t = torch.as_tensor(np.where(np.isfinite(truth), truth, np.inf).astype(np.float32))
+    with torch.inference_mode():
+        lvl = r.pyramid(target, r.load(images, r.sources_at(2.5), alpha=True), None)[-1]
+        stands = torch.isfinite(truth_t) & ~((truth_t / lvl.ground - 1).abs() < 0.003)
+        patch = torch.zeros_like(stands)
+        patch[25:35, 150:160] = True  # the crowd, well above the players' heads
+        assert bool(stands[patch].all())
+        wrong = torch.where(patch, truth_t * 1.15, truth_t)
+        fixed = r._fill_unreliable(lvl, wrong)
+    rel = (fixed / truth_t - 1).abs()
+    changed = patch & (fixed != wrong)
+    assert int(changed.sum()) >= 30  # the worst matched of the 100
+    assert float(rel[changed].max()) < 0.1  # each one nearer the truth than 15 %
+    assert float(rel[patch].mean()) < 0.6 * 0.15
+    pitch = torch.isfinite(truth_t) & ~stands
+    assert torch.equal(fixed[pitch], wrong[pitch])
+    assert float((fixed[stands & ~patch] == wrong[stands & ~patch]).float().mean()) > 0.9

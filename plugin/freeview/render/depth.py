@@ -116,6 +116,11 @@ _EDGE_SEARCH = (-2.0, -1.0, 0.0, 1.0, 2.0)
 #: Steps of the full-size disparity step searched around a player's first depth.
 _PLAYER_SEARCH = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)
 
+#: Off-pitch pixels matching worse than this fraction of the truncation take their neighbours' depth
+#: (``_fill_unreliable``): the mean over a window this fraction of the picture width (10 px at 640).
+_FILL_COST = 0.25
+_FILL_REACH = 1 / 64
+
 #: Widest level swept in float16 on CUDA: beyond it fp16 grid coordinates are off by more than 1/4 pixel.
 _FP16_MAX_WIDTH = 1024
 
@@ -289,7 +294,28 @@ class DepthRenderer(BaseRenderer):
             step = 1.0 / (float(lvl.target.fx) * baseline)
             reach = st.search[min(k, len(st.search) - 1)] if lvl.factor >= st.finest else 0
             depth = self._refine(lvl, depth, step, reach)
-        return depth
+        return self._fill_unreliable(levels[-1], depth)
+
+    def _fill_unreliable(self, lvl: Level, depth: torch.Tensor) -> torch.Tensor:
+        """Off-pitch pixels whose depth matches badly (window cost above ``_FILL_COST`` of the truncation)
+        take the mean inverse depth of the well-matched off-pitch pixels around them. The stands are a
+        smooth surface, and where their repeating seat rows locked onto the wrong period, or the edge
+        of the picture left a pixel with one pair of sources, the match is poor."""
+        finite = torch.isfinite(depth)
+        cost = self._cost(lvl, torch.where(finite, depth, torch.full_like(depth, self.far)).unsqueeze(0))[0]
+        g = lvl.ground
+        pitch = torch.isfinite(g) & ((depth / g - 1).abs() < _EDGE_PITCH_TOL)
+        off = finite & ~pitch
+        bad = off & (cost > _FILL_COST * self.settings.truncate)
+        if not bool(bad.any()):
+            return depth
+        good = (off & ~bad).float()
+        inv = torch.where(finite, 1.0 / depth, torch.zeros_like(depth))
+        radius = max(2, round(_FILL_REACH * depth.shape[1]))
+        f = box_filter(torch.stack([inv * good, good]).unsqueeze(0), radius)[0]
+        fill = f[0] / f[1].clamp(min=1e-6)
+        use = bad & (f[1] > 0.05) & (fill > 0)
+        return torch.where(use, 1.0 / fill.clamp(min=1e-9), depth)
 
     def _refine(self, lvl: Level, coarse: torch.Tensor, step: float, reach: int) -> torch.Tensor:
         """One level finer: candidates from the coarse depth (+- ``reach`` steps of inverse depth ``step``
