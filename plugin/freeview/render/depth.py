@@ -286,23 +286,27 @@ class DepthRenderer(BaseRenderer):
         h, w = lvl.ground.shape
         hyp = torch.cat([lvl.ground.unsqueeze(0), (1.0 / rho).view(-1, 1, 1).expand(-1, h, w)])
         cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
-        depth = torch.gather(hyp, 0, cost.min(dim=0, keepdim=True).indices)[0]
+        best_cost, best = cost.min(dim=0, keepdim=True)
+        depth = torch.gather(hyp, 0, best)[0]
+        best_cost = best_cost[0]
         # Finer levels: each pixel tries its nearest coarse pixel's depth +- a few pixels of disparity
         # (a parabola through the costs refines the best), its other coarse neighbours' depths (edges
         # snap to the right side), and the pitch.
         for k, lvl in enumerate(levels[1:]):
             step = 1.0 / (float(lvl.target.fx) * baseline)
             reach = st.search[min(k, len(st.search) - 1)] if lvl.factor >= st.finest else 0
-            depth = self._refine(lvl, depth, step, reach)
-        return self._fill_unreliable(levels[-1], depth)
+            depth, best_cost = self._refine(lvl, depth, step, reach)
+        return self._fill_unreliable(levels[-1], depth, best_cost)
 
-    def _fill_unreliable(self, lvl: Level, depth: torch.Tensor) -> torch.Tensor:
+    def _fill_unreliable(self, lvl: Level, depth: torch.Tensor, cost: torch.Tensor | None = None) -> torch.Tensor:
         """Off-pitch pixels whose depth matches badly (window cost above ``_FILL_COST`` of the truncation)
         take the mean inverse depth of the well-matched off-pitch pixels around them. The stands are a
         smooth surface, and where their repeating seat rows locked onto the wrong period, or the edge
-        of the picture left a pixel with one pair of sources, the match is poor."""
+        of the picture left a pixel with one pair of sources, the match is poor. ``cost``: each
+        pixel's cost at ``depth`` when the caller has it (the sweep's last level)."""
         finite = torch.isfinite(depth)
-        cost = self._cost(lvl, torch.where(finite, depth, torch.full_like(depth, self.far)).unsqueeze(0))[0]
+        if cost is None:
+            cost = self._cost(lvl, torch.where(finite, depth, torch.full_like(depth, self.far)).unsqueeze(0))[0]
         g = lvl.ground
         pitch = torch.isfinite(g) & ((depth / g - 1).abs() < _EDGE_PITCH_TOL)
         off = finite & ~pitch
@@ -317,9 +321,10 @@ class DepthRenderer(BaseRenderer):
         use = bad & (f[1] > 0.05) & (fill > 0)
         return torch.where(use, 1.0 / fill.clamp(min=1e-9), depth)
 
-    def _refine(self, lvl: Level, coarse: torch.Tensor, step: float, reach: int) -> torch.Tensor:
+    def _refine(self, lvl: Level, coarse: torch.Tensor, step: float, reach: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One level finer: candidates from the coarse depth (+- ``reach`` steps of inverse depth ``step``
-        around the nearest coarse pixel's, the other three neighbours' as they are) and the pitch."""
+        around the nearest coarse pixel's, the other three neighbours' as they are) and the pitch.
+        Returns the depth and each pixel's cost there."""
         h, w = lvl.ground.shape
         ch, cw = coarse.shape
         dev = self.device
@@ -339,7 +344,7 @@ class DepthRenderer(BaseRenderer):
         cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
         if lvl.factor <= _EDGE_FACTOR:
             hyp, cost = self._with_walls(lvl, nearest, step, hyp, cost)
-        best = cost.min(dim=0, keepdim=True).indices
+        best_cost, best = cost.min(dim=0, keepdim=True)
         depth = torch.gather(hyp, 0, best)[0]
         if reach > 0:
             # Sub-step refinement inside the searched group: a parabola through the best and its two
@@ -353,7 +358,7 @@ class DepthRenderer(BaseRenderer):
             refined = 1.0 / (rho + shift * step).clamp(min=floor)
             in_group = (best[0] >= 1) & (best[0] <= 1 + 2 * reach)
             depth = torch.where(in_group, refined, depth)
-        return depth
+        return depth, best_cost[0]
 
     def place_players(self, lvl: Level, depth: torch.Tensor, masks: Mapping[str, np.ndarray]) -> torch.Tensor:
         """``depth`` with the players put where their silhouettes say, at ``lvl`` (the full-size level).
