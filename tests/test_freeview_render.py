@@ -244,3 +244,18 @@ def test_badly_matched_depth_off_the_pitch_takes_its_neighbours() -> None:
     pitch = torch.isfinite(truth_t) & ~stands
     assert torch.equal(fixed[pitch], wrong[pitch])
     assert float((fixed[stands & ~patch] == wrong[stands & ~patch]).float().mean()) > 0.9
+
+
+def test_the_pitch_beyond_the_depth_range_is_not_a_hypothesis() -> None:
+    """Above the stands' front a ray meets the pitch plane only far behind them: with no other evidence
+    (no pair of sources sees the point) the pitch must not win there on its bonus."""
+    rig = Rig(arc_cameras(5, width=W, height_px=H))
+    r = DepthRenderer(rig, device="cpu", near=5.0, far=60.0)
+    ground = torch.tensor([[30.0, 70.0, float("inf")]])
+    hyp = torch.stack([ground, torch.full_like(ground, 40.0), torch.full_like(ground, 45.0)])
+    flat = torch.full_like(hyp, r.settings.truncate)  # every hypothesis equally unsupported
+    cost = r._priors(flat, hyp, ground)
+    assert int(cost[:, 0, 0].argmin()) == 0  # within range: the pitch's small bonus decides
+    assert int(cost[:, 0, 1].argmin()) != 0  # at 70 m, beyond far = 60 m: not the pitch
+    assert int(cost[:, 0, 2].argmin()) != 0  # the ray never meets the pitch
+    assert float(cost[1, 0, 0]) > r.settings.truncate  # 40 m lies below the pitch seen at 30 m

@@ -517,10 +517,12 @@ class DepthRenderer(BaseRenderer):
         return list(torch.where(ok, z, torch.full_like(z, float("inf"))).unbind(0))
 
     def _priors(self, cost: torch.Tensor, hyp: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
-        """The pitch prior: hypothesis 0 (the pitch) gets a small bonus; nothing lies below the pitch."""
+        """The pitch prior: hypothesis 0 (the pitch) gets a small bonus, where the pitch lies within the
+        scene's depth range (beyond ``far`` the ray meets the stands first); nothing lies below the pitch."""
         big = 8.0 * self.settings.truncate
         finite = torch.isfinite(ground)
-        first = torch.where(finite, cost[0] - self.settings.ground_bias, torch.full_like(cost[0], big))
+        in_range = finite & (ground <= self.far)
+        first = torch.where(in_range, cost[0] - self.settings.ground_bias, torch.full_like(cost[0], big))
         below = finite.unsqueeze(0) & (hyp[1:] > ground.unsqueeze(0) * 1.01)
         rest = torch.where(below, torch.full_like(cost[1:], big), cost[1:])
         return torch.cat([first.unsqueeze(0), rest])
