@@ -106,6 +106,10 @@ SETTINGS = {
 
 #: Tallest upright thing looked for, as a fraction of the picture height (a player seen from the rig).
 _STANDING_REACH = 0.2
+#: Pixels the first source's silhouette is grown by to find, from every third standing depth, where
+#: any might pass (the ratio 1.1^3 ~ 1.33 between them moves a point a few pixels in a source).
+_PREFILTER_GROW = 6
+_STANDING_RATIO = 1.1  # feet looked for 10 % of the distance apart: a thin limb needs them close
 #: Walls at the pitch's edge (``_at_the_pitch_edge``): tried at levels of 1/4 size and finer, up to this
 #: fraction of the picture height above the pitch, where the coarser depth is within this of the pitch's,
 #: at these steps of disparity around the wall's depth.
@@ -370,25 +374,30 @@ class DepthRenderer(BaseRenderer):
         Among those the most photo-consistent one wins, judged per pixel (a box window straddles the
         player's edge). Pixels with no such depth keep the sweep's.
         """
-        hyp_list = self._standing(lvl)
-        if not hyp_list:
+        rough = self._standing(lvl, every=3)
+        if rough is None:
             return depth
         silhouettes = []
         for name, mask in masks.items():
             m = torch.as_tensor(mask, device=self.device)
             two = torch.stack([m, torch.ones_like(m)]).unsqueeze(0)  # the mask and "in frame"
             silhouettes.append(self._pinhole(self.source_camera(name, m.shape[1], m.shape[0]), two, torch.float32))
-        hyp = torch.stack(hyp_list)
-        # The hull test, cheaply: the first source over the whole picture, the others only where the
-        # first left a depth standing (a few per cent of the pixels).
-        inside, seen = self._silhouettes(lvl, silhouettes[:1], hyp)
+        # The hull test, cheaply: first every third depth against the first source's silhouette grown
+        # by a few pixels (the depths skipped lie within that), over the whole picture; then every
+        # depth against every silhouette, only where that left one standing (a few per cent).
+        m0, k = silhouettes[0][1], 2 * _PREFILTER_GROW + 1
+        grown = F.max_pool2d(F.max_pool2d(m0[:, :1], (1, k), 1, (0, _PREFILTER_GROW)), (k, 1), 1, (_PREFILTER_GROW, 0))
+        inside, _ = self._silhouettes(lvl, [(silhouettes[0][0], torch.cat([grown, m0[:, 1:]], 1))], rough)
         ys, xs = inside.any(dim=0).nonzero(as_tuple=True)
         if len(ys) == 0:
             return depth
         sub = self._pixels_of(lvl, ys, xs)
-        hyp_sub = hyp[:, ys, xs].unsqueeze(1)
-        inside_rest, seen_rest = self._silhouettes(sub, silhouettes[1:], hyp_sub)
-        player = inside[:, ys, xs].unsqueeze(1) & inside_rest & (seen[:, ys, xs].unsqueeze(1) + seen_rest >= 2)
+        standing = self._standing(lvl, pixels=(ys, xs))
+        if standing is None:
+            return depth
+        hyp_sub = standing.unsqueeze(1)
+        inside_all, seen = self._silhouettes(sub, silhouettes, hyp_sub)
+        player = inside_all & (seen >= 2)
         keep = player.any(dim=0)[0]
         if not bool(keep.any()):
             return depth
@@ -493,28 +502,40 @@ class DepthRenderer(BaseRenderer):
         walls = [1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in _EDGE_SEARCH]
         return walls, (int(rows_with[0]), int(rows_with[-1]) + 1)
 
-    def _standing(self, lvl: Level) -> list[torch.Tensor]:
+    def _standing(
+        self, lvl: Level, every: int = 1, pixels: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor | None:
         """Depths of upright things standing on the pitch: for each pixel, the point on its ray straight
-        above the pitch point seen ``d`` rows below it, for ``d`` in a geometric set up to a fifth of the
-        image height (a player's feet are somewhere below every pixel of the player)."""
+        above the pitch point seen ``d`` rows below it, for ``d`` in a geometric set (ratio
+        ``_STANDING_RATIO``, every ``every``-th of it) up to a fifth of the picture height (a player's feet
+        are somewhere below every pixel of the player). (K, h, w), or (K, P) for ``pixels`` (rows, columns);
+        inf where there is no such point; None without a pitch.
+        """
         if not self.ground_plane:
-            return []
-        top = max(1, int(_STANDING_REACH * lvl.ground.shape[0]))
-        deltas = sorted({max(1, round(1.4**k)) for k in range(40) if 1.4**k <= top})
-        h = lvl.ground.shape[0]
-        rxy = lvl.rays[..., :2]
-        n2 = (rxy * rxy).sum(-1).clamp(min=1e-9)
+            return None
+        h, w = lvl.ground.shape
+        top = max(1, int(_STANDING_REACH * h))
+        deltas = sorted({max(1, round(_STANDING_RATIO**k)) for k in range(200) if _STANDING_RATIO**k <= top})[::every]
+        d = torch.tensor(deltas, device=self.device)
         g = lvl.ground
+        rxy = lvl.rays[..., :2]
         # The pitch point under each pixel, as an offset from the camera (0 where the ray misses the pitch).
         foot_xy = rxy * torch.where(torch.isfinite(g), g, torch.zeros_like(g)).unsqueeze(-1)
-        rows = torch.arange(h, device=self.device)
-        d = torch.tensor(deltas, device=self.device)
-        below = rows.unsqueeze(0) + d.unsqueeze(1)  # (K, h): the row d below each row
+        if pixels is None:
+            ys = torch.arange(h, device=self.device).view(1, -1, 1).expand(1, h, w)
+            xs = torch.arange(w, device=self.device).view(1, 1, -1).expand(1, h, w)
+            here = rxy
+        else:
+            ys, xs = pixels[0].unsqueeze(0), pixels[1].unsqueeze(0)
+            here = rxy[pixels[0], pixels[1]]
+        shape = (len(deltas), *ys.shape[1:])
+        below = ys + d.view(-1, *([1] * (ys.dim() - 1)))  # the row d below
         inside = below < h
         below = below.clamp(max=h - 1)
-        z = (foot_xy[below] * rxy.unsqueeze(0)).sum(-1) / n2.unsqueeze(0)  # (K, h, w)
-        ok = inside.unsqueeze(-1) & torch.isfinite(g[below]) & (z > 0)
-        return list(torch.where(ok, z, torch.full_like(z, float("inf"))).unbind(0))
+        cols = xs.expand(shape)
+        z = (foot_xy[below, cols] * here.unsqueeze(0)).sum(-1) / (here * here).sum(-1).clamp(min=1e-9).unsqueeze(0)
+        ok = inside & torch.isfinite(g[below, cols]) & (z > 0)
+        return torch.where(ok, z, torch.full_like(z, float("inf")))
 
     def _priors(self, cost: torch.Tensor, hyp: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
         """The pitch prior: hypothesis 0 (the pitch) gets a small bonus, where the pitch lies within the
