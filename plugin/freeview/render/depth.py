@@ -521,19 +521,22 @@ class DepthRenderer(BaseRenderer):
         rxy = lvl.rays[..., :2]
         # The pitch point under each pixel, as an offset from the camera (0 where the ray misses the pitch).
         foot_xy = rxy * torch.where(torch.isfinite(g), g, torch.zeros_like(g)).unsqueeze(-1)
-        if pixels is None:
-            ys = torch.arange(h, device=self.device).view(1, -1, 1).expand(1, h, w)
-            xs = torch.arange(w, device=self.device).view(1, 1, -1).expand(1, h, w)
-            here = rxy
-        else:
-            ys, xs = pixels[0].unsqueeze(0), pixels[1].unsqueeze(0)
-            here = rxy[pixels[0], pixels[1]]
-        shape = (len(deltas), *ys.shape[1:])
-        below = ys + d.view(-1, *([1] * (ys.dim() - 1)))  # the row d below
+        n2 = (rxy * rxy).sum(-1).clamp(min=1e-9)
+        if pixels is None:  # the whole picture: row slices, no gathers
+            out = torch.full((len(deltas), h, w), float("inf"), device=self.device)
+            for k, dk in enumerate(deltas):
+                if dk >= h:
+                    continue
+                z = (foot_xy[dk:] * rxy[: h - dk]).sum(-1) / n2[: h - dk]
+                out[k, : h - dk] = torch.where(torch.isfinite(g[dk:]) & (z > 0), z, out[k, : h - dk])
+            return out
+        ys, xs = pixels
+        below = ys.unsqueeze(0) + d.unsqueeze(1)  # (K, P): the row d below
         inside = below < h
         below = below.clamp(max=h - 1)
-        cols = xs.expand(shape)
-        z = (foot_xy[below, cols] * here.unsqueeze(0)).sum(-1) / (here * here).sum(-1).clamp(min=1e-9).unsqueeze(0)
+        cols = xs.unsqueeze(0).expand_as(below)
+        here = rxy[ys, xs]
+        z = (foot_xy[below, cols] * here.unsqueeze(0)).sum(-1) / n2[ys, xs].unsqueeze(0)
         ok = inside & torch.isfinite(g[below, cols]) & (z > 0)
         return torch.where(ok, z, torch.full_like(z, float("inf")))
 
