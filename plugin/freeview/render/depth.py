@@ -4,7 +4,8 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
 
 1. Hypotheses per virtual pixel: fronto-parallel planes evenly spaced in inverse depth (equal steps of
    disparity) over [near, far], plus the pitch: where the pixel's ray meets z = 0 (exact, so it is tried
-   first and at every level, with a small bonus). Nothing lies below the pitch: deeper planes are ruled out.
+   first and at every level, with a small bonus, where it lies within [near, far]). Nothing lies below
+   the pitch: deeper planes are ruled out.
 2. Coarse sweep at about 80 pixels wide (a pyramid of area-averaged, undistorted sources): every source is
    sampled at every hypothesis with one batched grid_sample. Photo-consistency: the truncated colour
    difference of every pair of sources, box-averaged over the samples both sources see, leaving out the
@@ -13,6 +14,8 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
    disparity (a parabola through the costs gives the sub-step), its other coarse neighbours' depths (so
    depth edges snap to the right side), the pitch, and a wall standing where the pitch ends below it
    (the boards and the stand's front wall, which a fronto-parallel sweep gets a few per cent wrong).
+   Off-pitch pixels whose final match is poor take the mean inverse depth of the well-matched ones
+   around them (the stands are smooth; a wrong period of the seat rows matches badly).
 4. Players, when the renderer has clean plates of the sources (``background``): each pixel tries the
    depths of something upright standing on the pitch below it, and takes the most photo-consistent
    one whose point lies in the foreground of every source (``place_players``): a player a few pixels
