@@ -112,7 +112,8 @@ _STANDING_REACH = 0.2
 #: Pixels the first source's silhouette is grown by to find, from every third standing depth, where
 #: any might pass (the ratio 1.1^3 ~ 1.33 between them moves a point a few pixels in a source).
 _PREFILTER_GROW = 6
-_STANDING_RATIO = 1.1  # feet looked for 10 % of the distance apart: a thin limb needs them close
+#: Feet are looked for at rows this ratio apart below a pixel: 10 %, close enough for a thin limb.
+_STANDING_RATIO = 1.1
 #: Walls at the pitch's edge (``_at_the_pitch_edge``): tried at levels of 1/4 size and finer, up to this
 #: fraction of the picture height above the pitch, where the coarser depth is within this of the pitch's,
 #: at these steps of disparity around the wall's depth.
@@ -370,10 +371,11 @@ class DepthRenderer(BaseRenderer):
     def place_players(self, lvl: Level, depth: torch.Tensor, masks: Mapping[str, np.ndarray]) -> torch.Tensor:
         """``depth`` with the players put where their silhouettes say, at ``lvl`` (the full-size level).
 
-        ``masks``: each source's foreground by camera name ((H, W) float32, 1 = not the plate), in the
-        order of ``lvl.srcs``. Every pixel tries the upright-on-the-pitch depths of ``_standing``; a depth is a
-        player's when its point falls inside the foreground of every source that has it in frame (at
-        least two: a visual-hull test, which a thin player passes and the pitch behind them fails).
+        ``masks``: each source's foreground by camera name ((H, W) float32, 1 = not the plate); the
+        first one is the cheap prefilter, so put the nearest camera first. Every pixel tries the
+        upright-on-the-pitch depths of ``_standing``; a depth is a player's when its point falls inside
+        the foreground of every source that has it in frame (at least two: a visual-hull test, which a
+        thin player passes and the pitch behind them fails).
         Among those the most photo-consistent one wins, judged per pixel (a box window straddles the
         player's edge). Pixels with no such depth keep the sweep's.
         """
@@ -519,7 +521,6 @@ class DepthRenderer(BaseRenderer):
         h, w = lvl.ground.shape
         top = max(1, int(_STANDING_REACH * h))
         deltas = sorted({max(1, round(_STANDING_RATIO**k)) for k in range(200) if _STANDING_RATIO**k <= top})[::every]
-        d = torch.tensor(deltas, device=self.device)
         g = lvl.ground
         rxy = lvl.rays[..., :2]
         # The pitch point under each pixel, as an offset from the camera (0 where the ray misses the pitch).
@@ -534,7 +535,7 @@ class DepthRenderer(BaseRenderer):
                 out[k, : h - dk] = torch.where(torch.isfinite(g[dk:]) & (z > 0), z, out[k, : h - dk])
             return out
         ys, xs = pixels
-        below = ys.unsqueeze(0) + d.unsqueeze(1)  # (K, P): the row d below
+        below = ys.unsqueeze(0) + torch.tensor(deltas, device=self.device).unsqueeze(1)  # (K, P): the row d below
         inside = below < h
         below = below.clamp(max=h - 1)
         cols = xs.unsqueeze(0).expand_as(below)
