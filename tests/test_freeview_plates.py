@@ -97,7 +97,7 @@ def test_depth_places_players_on_their_silhouettes() -> None:
     assert psnr(with_plates, truth) > psnr(plain, truth)
 
 
-def test_depth_without_plates_for_every_source_renders_as_before() -> None:
+def test_depth_without_a_plate_for_every_source_renders_as_before() -> None:
     scene = TestScene()
     cams = arc_cameras(5, width=W, height_px=H)
     rig = Rig(cams)
@@ -105,5 +105,6 @@ def test_depth_without_plates_for_every_source_renders_as_before() -> None:
     view = VirtualView(2.5, rig.default_pivot)
     r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
     plain = r.render(view, images, W, H)
-    r.background = BackgroundPlates({"cam01": images["cam01"]})  # not the sources of s = 2.5
+    assert len(r.sources_at(2.5)) == 4
+    r.background = BackgroundPlates({"cam01": images["cam01"]})  # one of the four sources has a plate
     assert np.array_equal(r.render(view, images, W, H), plain)

@@ -235,7 +235,8 @@ def test_badly_matched_depth_off_the_pitch_takes_its_neighbours() -> None:
         patch[25:35, 150:160] = True  # the crowd, well above the players' heads
         assert bool(stands[patch].all())
         wrong = torch.where(patch, truth_t * 1.15, truth_t)
-        fixed = r._fill_unreliable(lvl, wrong)
+        cost = r._cost(lvl, torch.where(torch.isfinite(wrong), wrong, torch.full_like(wrong, r.far)).unsqueeze(0))[0]
+        fixed = r._fill_unreliable(lvl, wrong, cost)
     rel = (fixed / truth_t - 1).abs()
     changed = patch & (fixed != wrong)
     assert int(changed.sum()) >= 30  # the worst matched of the 100

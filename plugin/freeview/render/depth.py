@@ -31,8 +31,8 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -68,43 +68,22 @@ class SweepSettings:
     agreement: float = 0.2  # blending: a source this far (0..1) from the median colour gets weight 1/e; 0: off
 
 
+_NORMAL = SweepSettings(
+    coarse_width=80,
+    planes=96,
+    plane_step=1.5,
+    radius=4,
+    fine_radius=3,
+    finest=2,
+    search=(3, 2, 1),
+    sources=4,
+    truncate=0.12,
+    ground_bias=0.001,
+)
 SETTINGS = {
-    "draft": SweepSettings(
-        coarse_width=80,
-        planes=64,
-        plane_step=2.0,
-        radius=3,
-        fine_radius=2,
-        finest=2,
-        search=(3, 2, 1),
-        sources=2,
-        truncate=0.12,
-        ground_bias=0.001,
-    ),
-    "normal": SweepSettings(
-        coarse_width=80,
-        planes=96,
-        plane_step=1.5,
-        radius=4,
-        fine_radius=3,
-        finest=2,
-        search=(3, 2, 1),
-        sources=4,
-        truncate=0.12,
-        ground_bias=0.001,
-    ),
-    "high": SweepSettings(
-        coarse_width=120,
-        planes=160,
-        plane_step=1.0,
-        radius=4,
-        fine_radius=3,
-        finest=1,
-        search=(4, 3, 2),
-        sources=4,
-        truncate=0.12,
-        ground_bias=0.001,
-    ),
+    "draft": replace(_NORMAL, planes=64, plane_step=2.0, radius=3, fine_radius=2, sources=2),
+    "normal": _NORMAL,
+    "high": replace(_NORMAL, coarse_width=120, planes=160, plane_step=1.0, finest=1, search=(4, 3, 2)),
 }
 
 #: Tallest upright thing looked for, as a fraction of the picture height (a player seen from the rig).
@@ -153,6 +132,36 @@ class Level:
     rays: torch.Tensor  # (h, w, 3) world rays scaled to z_cam = 1
     ground: torch.Tensor  # (h, w) depth of the pitch along each ray (inf: none)
     reference: torch.Tensor | None
+
+    def rows(self, a: int, b: int) -> Level:
+        """The level cut down to its rows a..b-1."""
+        ref = None if self.reference is None else self.reference[..., a:b, :]
+        return Level(self.factor, self.target, self.srcs, self.rays[a:b], self.ground[a:b], ref)
+
+    def pixels(self, ys: torch.Tensor, xs: torch.Tensor) -> Level:
+        """The level cut down to a list of its pixels: a (1, P) picture (no reference)."""
+        return Level(self.factor, self.target, self.srcs, self.rays[ys, xs].unsqueeze(0), self.ground[ys, xs].unsqueeze(0), None)
+
+    def feet(self) -> torch.Tensor:
+        """(h, w, 2) where each pixel's ray meets the pitch, horizontally from the camera (0: it never does)."""
+        g = self.ground
+        return self.rays[..., :2] * torch.where(torch.isfinite(g), g, torch.zeros_like(g)).unsqueeze(-1)
+
+    def on_pitch(self, depth: torch.Tensor) -> torch.Tensor:
+        """(h, w) bool: ``depth`` is the pitch's (within ``_EDGE_PITCH_TOL``)."""
+        return torch.isfinite(self.ground) & ((depth / self.ground - 1).abs() < _EDGE_PITCH_TOL)
+
+
+def _above(feet: torch.Tensor, rays_xy: torch.Tensor) -> torch.Tensor:
+    """Depth along rays (horizontal parts ``rays_xy``, (..., 2), scaled to z_cam = 1) of the point as far
+    out, seen along the ray, as the pitch points ``feet`` (..., 2): straight above them when the ray passes
+    over them."""
+    return (feet * rays_xy).sum(-1) / (rays_xy * rays_xy).sum(-1).clamp(min=1e-9)
+
+
+def _baseline(target: CameraModel, srcs: list[tuple[CameraModel, torch.Tensor]]) -> float:
+    """The widest distance from the target's centre to a source's (metres, at least 1 um)."""
+    return max(max(float(np.linalg.norm(cam.center - target.center)) for cam, _ in srcs), 1e-6)
 
 
 def _factors(width: int, coarse_width: int) -> list[int]:
@@ -282,8 +291,7 @@ class DepthRenderer(BaseRenderer):
         when the caller already has it (``reference`` is then not used).
         """
         levels = levels if levels is not None else self.pyramid(target, srcs, reference)
-        baseline = max(float(np.linalg.norm(cam.center - target.center)) for cam, _ in srcs)
-        baseline = max(baseline, 1e-6)
+        baseline = _baseline(target, srcs)
         st = self.settings
         # Level 0: the full sweep, planes evenly spaced in inverse depth (equal steps of disparity).
         lvl = levels[0]
@@ -306,18 +314,14 @@ class DepthRenderer(BaseRenderer):
             depth, best_cost = self._refine(lvl, depth, step, reach)
         return self._fill_unreliable(levels[-1], depth, best_cost)
 
-    def _fill_unreliable(self, lvl: Level, depth: torch.Tensor, cost: torch.Tensor | None = None) -> torch.Tensor:
+    def _fill_unreliable(self, lvl: Level, depth: torch.Tensor, cost: torch.Tensor) -> torch.Tensor:
         """Off-pitch pixels whose depth matches badly (window cost above ``_FILL_COST`` of the truncation)
         take the mean inverse depth of the well-matched off-pitch pixels around them. The stands are a
         smooth surface, and where their repeating seat rows locked onto the wrong period, or the edge
         of the picture left a pixel with one pair of sources, the match is poor. ``cost``: each
-        pixel's cost at ``depth`` when the caller has it (the sweep's last level)."""
+        pixel's cost at ``depth`` (as the sweep's last level found it)."""
         finite = torch.isfinite(depth)
-        if cost is None:
-            cost = self._cost(lvl, torch.where(finite, depth, torch.full_like(depth, self.far)).unsqueeze(0))[0]
-        g = lvl.ground
-        pitch = torch.isfinite(g) & ((depth / g - 1).abs() < _EDGE_PITCH_TOL)
-        off = finite & ~pitch
+        off = finite & ~lvl.on_pitch(depth)
         bad = off & (cost > _FILL_COST * self.settings.truncate)
         if not bool(bad.any()):
             return depth
@@ -344,10 +348,7 @@ class DepthRenderer(BaseRenderer):
         xo = torch.where(xs >= xn, xn + 1, xn - 1).clamp(0, cw - 1)
         nearest = coarse[yn][:, xn]
         others = [coarse[yo][:, xn], coarse[yn][:, xo], coarse[yo][:, xo]]
-        rho = 1.0 / nearest
-        floor = 0.25 / self.far
-        offsets = list(range(-reach, reach + 1))
-        group = [1.0 / (rho + o * step).clamp(min=floor) for o in offsets]
+        group = self._around(nearest, step, range(-reach, reach + 1))
         hyp = torch.stack([lvl.ground, *group, *others])
         cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
         if lvl.factor <= _EDGE_FACTOR:
@@ -363,7 +364,7 @@ class DepthRenderer(BaseRenderer):
             curv = cm - 2 * c0 + cp
             shift = torch.where(curv > 1e-6, 0.5 * (cm - cp) / curv.clamp(min=1e-6), torch.zeros_like(c0))
             shift = shift.clamp(-0.5, 0.5) + (j[0] - reach).float()
-            refined = 1.0 / (rho + shift * step).clamp(min=floor)
+            refined = self._around(nearest, step, [shift])[0]
             in_group = (best[0] >= 1) & (best[0] <= 1 + 2 * reach)
             depth = torch.where(in_group, refined, depth)
         return depth, best_cost[0]
@@ -396,7 +397,7 @@ class DepthRenderer(BaseRenderer):
         ys, xs = inside.any(dim=0).nonzero(as_tuple=True)
         if len(ys) == 0:
             return depth
-        sub = self._pixels_of(lvl, ys, xs)
+        sub = lvl.pixels(ys, xs)
         standing = self._standing(lvl, pixels=(ys, xs))
         if standing is None:
             return depth
@@ -409,13 +410,11 @@ class DepthRenderer(BaseRenderer):
         ys, xs, hyp_sub, player = ys[keep], xs[keep], hyp_sub[..., keep], player[..., keep]
         # Only those pixels are judged, each on its own (a window, even 3 x 3, scores no better here:
         # the hull test already did the window's work).
-        sub = self._pixels_of(lvl, ys, xs)
+        sub = lvl.pixels(ys, xs)
         chosen, found = self._most_consistent(sub, hyp_sub, player)
         # The feet were looked for a few rows apart: search a pixel of disparity either side.
-        baseline = max(max(float(np.linalg.norm(cam.center - lvl.target.center)) for cam, _ in lvl.srcs), 1e-6)
-        step = 1.0 / (float(lvl.target.fx) * baseline)
-        rho = 1.0 / chosen.clamp(min=1e-6)
-        around = torch.stack([1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in _PLAYER_SEARCH])
+        step = 1.0 / (float(lvl.target.fx) * _baseline(lvl.target, lvl.srcs))
+        around = torch.stack(self._around(chosen, step, _PLAYER_SEARCH))
         inside_around, seen_around = self._silhouettes(sub, silhouettes, around)
         ok = inside_around & (seen_around >= 2) & found
         refined, _ = self._most_consistent(sub, torch.cat([chosen.unsqueeze(0), around]), torch.cat([found.unsqueeze(0), ok]))
@@ -435,11 +434,6 @@ class DepthRenderer(BaseRenderer):
             inside_all &= ~in_frame | (smp[:, 0] > 0.5)
             seen += in_frame.to(seen.dtype)
         return inside_all, seen
-
-    @staticmethod
-    def _pixels_of(lvl: Level, ys: torch.Tensor, xs: torch.Tensor) -> Level:
-        """The level cut down to a list of its pixels: a (1, P) picture."""
-        return Level(lvl.factor, lvl.target, lvl.srcs, lvl.rays[ys, xs].unsqueeze(0), lvl.ground[ys, xs].unsqueeze(0), None)
 
     def _most_consistent(self, lvl: Level, hyp: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per pixel, the allowed depth of ``hyp`` (K, h, w) with the lowest photo-consistency cost (no
@@ -462,12 +456,8 @@ class DepthRenderer(BaseRenderer):
         h = lvl.ground.shape[0]
         radius = self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
         a, b = max(0, lo - radius), min(h, hi + radius)  # the band and a window's margin
-        band = Level(
-            lvl.factor, lvl.target, lvl.srcs, lvl.rays[a:b], lvl.ground[a:b],
-            None if lvl.reference is None else lvl.reference[..., a:b, :],
-        )
         wall = torch.stack(walls)
-        band_cost = self._cost(band, wall[:, a:b])
+        band_cost = self._cost(lvl.rows(a, b), wall[:, a:b])
         wall_cost = torch.full_like(wall, float("inf"))
         wall_cost[:, lo:hi] = band_cost[:, lo - a : hi - a]
         below = wall > lvl.ground.unsqueeze(0) * 1.01  # nothing lies below the pitch
@@ -485,26 +475,19 @@ class DepthRenderer(BaseRenderer):
         if not self.ground_plane:
             return [], None
         h, w = lvl.ground.shape
-        g = lvl.ground
-        pitch = torch.isfinite(g) & ((depth / g - 1).abs() < _EDGE_PITCH_TOL)
         rows = torch.arange(h, device=self.device).view(-1, 1).expand(h, w)
-        idx = torch.where(pitch, rows, torch.full_like(rows, h))
+        idx = torch.where(lvl.on_pitch(depth), rows, torch.full_like(rows, h))
         foot = torch.flip(torch.cummin(torch.flip(idx, [0]), dim=0).values, [0])  # first pitch row at or below
         reach = max(2, int(_EDGE_REACH * h))
         ok = (foot < h) & (foot - rows <= reach) & (foot > rows)
         f = foot.clamp(max=h - 1)
         cols = torch.arange(w, device=self.device).view(1, -1).expand(h, w)
-        gf = g[f, cols]
-        rxy = lvl.rays[..., :2]
-        fxy = lvl.rays[f, cols][..., :2] * torch.where(torch.isfinite(gf), gf, torch.zeros_like(gf)).unsqueeze(-1)
-        z = (fxy * rxy).sum(-1) / (rxy * rxy).sum(-1).clamp(min=1e-9)
-        ok = ok & torch.isfinite(gf) & (z > 0)
+        z = _above(lvl.feet()[f, cols], lvl.rays[..., :2])
+        ok = ok & torch.isfinite(lvl.ground[f, cols]) & (z > 0)
         rows_with = ok.any(dim=1).nonzero()
         if len(rows_with) == 0:
             return [], None
-        base = torch.where(ok, z, depth)
-        rho = 1.0 / base
-        walls = [1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in _EDGE_SEARCH]
+        walls = self._around(torch.where(ok, z, depth), step, _EDGE_SEARCH)
         return walls, (int(rows_with[0]), int(rows_with[-1]) + 1)
 
     def _standing(
@@ -523,15 +506,13 @@ class DepthRenderer(BaseRenderer):
         deltas = sorted({max(1, round(_STANDING_RATIO**k)) for k in range(200) if _STANDING_RATIO**k <= top})[::every]
         g = lvl.ground
         rxy = lvl.rays[..., :2]
-        # The pitch point under each pixel, as an offset from the camera (0 where the ray misses the pitch).
-        foot_xy = rxy * torch.where(torch.isfinite(g), g, torch.zeros_like(g)).unsqueeze(-1)
-        n2 = (rxy * rxy).sum(-1).clamp(min=1e-9)
+        feet = lvl.feet()
         if pixels is None:  # the whole picture: row slices, no gathers
             out = torch.full((len(deltas), h, w), float("inf"), device=self.device)
             for k, dk in enumerate(deltas):
                 if dk >= h:
                     continue
-                z = (foot_xy[dk:] * rxy[: h - dk]).sum(-1) / n2[: h - dk]
+                z = _above(feet[dk:], rxy[: h - dk])
                 out[k, : h - dk] = torch.where(torch.isfinite(g[dk:]) & (z > 0), z, out[k, : h - dk])
             return out
         ys, xs = pixels
@@ -539,10 +520,15 @@ class DepthRenderer(BaseRenderer):
         inside = below < h
         below = below.clamp(max=h - 1)
         cols = xs.unsqueeze(0).expand_as(below)
-        here = rxy[ys, xs]
-        z = (foot_xy[below, cols] * here.unsqueeze(0)).sum(-1) / n2[ys, xs].unsqueeze(0)
+        z = _above(feet[below, cols], rxy[ys, xs].unsqueeze(0))
         ok = inside & torch.isfinite(g[below, cols]) & (z > 0)
         return torch.where(ok, z, torch.full_like(z, float("inf")))
+
+    def _around(self, depth: torch.Tensor, step: float, offsets: Iterable[float | torch.Tensor]) -> list[torch.Tensor]:
+        """``depth`` moved by each of ``offsets`` steps of inverse depth ``step`` (pixels of disparity), no
+        further out than 4 x far."""
+        rho = 1.0 / depth
+        return [1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in offsets]
 
     def _priors(self, cost: torch.Tensor, hyp: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
         """The pitch prior: hypothesis 0 (the pitch) gets a small bonus, where the pitch lies within the
