@@ -168,3 +168,5 @@ def test_read_of_a_camera_round_trips_through_colmap(tmp_path: Path) -> None:
     back = Rig.load(tmp_path).camera("cam01")
     np.testing.assert_allclose(back.K, cam.K, atol=1e-9)
     np.testing.assert_allclose(back.dist, cam.dist, atol=1e-12)
+    np.testing.assert_allclose(back.R, cam.R, atol=1e-9)
+    np.testing.assert_allclose(back.t, cam.t, atol=1e-9)

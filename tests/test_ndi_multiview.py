@@ -85,7 +85,7 @@ def test_tiles_show_each_camera_with_its_tally_border(fmt: PixelFormat) -> None:
     mv = Multiviewer(engine, url=f"ndi://FVR MV {os.getpid()}", width=1280, height=720)
     canvas = mv.compose()
     (pgm,), cams = mv._chan_tiles, mv._cam_tiles
-    for cam, tile in zip(engine.camera_names, cams):
+    for cam, tile in zip(engine.camera_names, cams, strict=True):
         got = rgb_at(canvas, tile.x + tile.w // 2, tile.y + tile.h // 2)
         assert np.abs(np.subtract(got, COLOURS[cam])).max() < 8, (cam, got)
     # The programme tile shows the channel's camera.

@@ -11,9 +11,6 @@ from io_adapters.sim.scene import ARENA, BALL_RADIUS, ID_BALL, ID_PITCH, ID_PLAY
 from io_adapters.sim.venue import venue_cameras
 from plugin.frames import rgb_to_uyvy
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -151,20 +148,25 @@ def test_uyvy_path_equals_full_conversion(renderer: SimRenderer, cams: list) -> 
         assert np.array_equal(renderer.render_uyvy(cams[3], t), full)
 
 
-def test_edges_are_antialiased(renderer: SimRenderer, cams: list) -> None:  # type: ignore[type-arg]
+def test_edges_are_antialiased(scene: Scene, renderer: SimRenderer, cams: list) -> None:  # type: ignore[type-arg]
     img = renderer.render(cams[4], 1.0)
-    static = renderer.render_static(cams[4])
+    plain = SimRenderer(scene, "cpu", aa_samples=1).render(cams[4], 1.0)  # one sample per pixel
     body = img.ids >= ID_PLAYER0
     edge = body & ~np.roll(body, 1, axis=1)
-    # Silhouette pixels blend body and background: some differ from both a pure body and the static picture.
-    blended = edge & np.any(img.rgb != static.rgb, axis=2)
-    assert blended.sum() > 10
+    inner = body & np.roll(body, 1, axis=0) & np.roll(body, -1, axis=0) & np.roll(body, 1, axis=1) & np.roll(body, -1, axis=1)
+    change = np.abs(img.rgb.astype(int) - plain.rgb).max(axis=2)
+    # Silhouette pixels blend body and background, so they change most with the samples (inside a body
+    # only the texture and shading move a little).
+    assert edge.sum() > 20 and inner.sum() > 20
+    assert np.median(change[edge]) >= 10
+    assert np.median(change[edge]) > 3 * np.median(change[inner])
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_devices_agree(device: str, scene: Scene, cams: list) -> None:  # type: ignore[type-arg]
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+def test_cuda_agrees_with_the_cpu(scene: Scene, cams: list) -> None:  # type: ignore[type-arg]
     ref = SimRenderer(scene, "cpu").render(cams[6], 2.2)
-    got = SimRenderer(scene, device).render(cams[6], 2.2)
+    got = SimRenderer(scene, "cuda").render(cams[6], 2.2)
     assert (ref.ids != got.ids).mean() < 1e-3
     finite = np.isfinite(ref.depth) & np.isfinite(got.depth)
     assert np.abs(ref.depth[finite] - got.depth[finite]).max() < 1e-2
