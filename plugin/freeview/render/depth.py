@@ -30,6 +30,7 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -142,6 +143,7 @@ class Level:
         """The level cut down to a list of its pixels: a (1, P) picture (no reference)."""
         return Level(self.factor, self.target, self.srcs, self.rays[ys, xs].unsqueeze(0), self.ground[ys, xs].unsqueeze(0), None)
 
+    @functools.cached_property
     def feet(self) -> torch.Tensor:
         """(h, w, 2) where each pixel's ray meets the pitch, horizontally from the camera (0: it never does)."""
         g = self.ground
@@ -454,7 +456,7 @@ class DepthRenderer(BaseRenderer):
             return hyp, cost
         lo, hi = rows
         h = lvl.ground.shape[0]
-        radius = self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
+        radius = self._radius(lvl)
         a, b = max(0, lo - radius), min(h, hi + radius)  # the band and a window's margin
         wall = torch.stack(walls)
         band_cost = self._cost(lvl.rows(a, b), wall[:, a:b])
@@ -482,7 +484,7 @@ class DepthRenderer(BaseRenderer):
         ok = (foot < h) & (foot - rows <= reach) & (foot > rows)
         f = foot.clamp(max=h - 1)
         cols = torch.arange(w, device=self.device).view(1, -1).expand(h, w)
-        z = _above(lvl.feet()[f, cols], lvl.rays[..., :2])
+        z = _above(lvl.feet[f, cols], lvl.rays[..., :2])
         ok = ok & torch.isfinite(lvl.ground[f, cols]) & (z > 0)
         rows_with = ok.any(dim=1).nonzero()
         if len(rows_with) == 0:
@@ -506,7 +508,7 @@ class DepthRenderer(BaseRenderer):
         deltas = sorted({max(1, round(_STANDING_RATIO**k)) for k in range(200) if _STANDING_RATIO**k <= top})[::every]
         g = lvl.ground
         rxy = lvl.rays[..., :2]
-        feet = lvl.feet()
+        feet = lvl.feet
         if pixels is None:  # the whole picture: row slices, no gathers
             out = torch.full((len(deltas), h, w), float("inf"), device=self.device)
             for k, dk in enumerate(deltas):
@@ -523,6 +525,10 @@ class DepthRenderer(BaseRenderer):
         z = _above(feet[below, cols], rxy[ys, xs].unsqueeze(0))
         ok = inside & torch.isfinite(g[below, cols]) & (z > 0)
         return torch.where(ok, z, torch.full_like(z, float("inf")))
+
+    def _radius(self, lvl: Level) -> int:
+        """The box aggregation radius at ``lvl``: wider at 1/4 size and coarser."""
+        return self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
 
     def _around(self, depth: torch.Tensor, step: float, offsets: Iterable[float | torch.Tensor]) -> list[torch.Tensor]:
         """``depth`` moved by each of ``offsets`` steps of inverse depth ``step`` (pixels of disparity), no
@@ -592,7 +598,7 @@ class DepthRenderer(BaseRenderer):
                 den[k] = den[k] + ok
             shared = 0.5  # each pair was added to both of its sources
         if radius is None:
-            radius = self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
+            radius = self._radius(lvl)
         total_num = torch.stack(num).sum(0) * shared
         total_den = torch.stack(den).sum(0) * shared
         cost = total_num / total_den.clamp(min=1e-6)
