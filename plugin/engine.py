@@ -28,7 +28,7 @@ import numpy.typing as npt
 from plugin import commands as cmd
 from plugin.clips import Clip, ClipStore, Playlist
 from plugin.errors import ClipError, CommandError, PluginError, ProfileError, RenderError, ReplayError, SinkError
-from plugin.frames import Frame, PixelFormat, encode_jpeg
+from plugin.frames import Frame, PixelFormat, encode_jpeg, rgb_to_uyvy
 from plugin.ports import AdapterContext, Sink, Source, VideoFormat
 from plugin.recorder import CaptureThread, MemoryPlan, Recorder, RecordTrain, plan_memory
 from plugin.state import StateMap
@@ -643,9 +643,8 @@ class Engine:
         # so a renderer slower than real time delays the start instead of stuttering the flight.
         ticks = int(math.ceil(move.duration * float(self.rate.fps))) + 1
         ahead = min(ticks, self.profile.renderer.render_ahead)
-        clip_id = t.segment.clip.clip_id if t.segment.clip else None
         chan.move_keys = [
-            (slot, round(s, 4), round(zoom, 4), t.pivot, clip_id)
+            self._render_key(t, slot, s, zoom)
             for slot, s, zoom in t.plan(ahead, self._bounds(t), self.rate.fps)
             if s is not None
         ]
@@ -755,21 +754,26 @@ class Engine:
             camera = t.camera if s is None else self._nearest_camera(s, t)
             return self._source_frame(t, camera, t.slot)
         # A view is set: the frame is rendered, ahead of time, in the render worker.
-        key = (t.slot, round(s, 4), round(zoom, 4), t.pivot, t.segment.clip.clip_id if t.segment.clip else None)
+        key = self._render_key(t, t.slot, s, zoom)
         self._request_render(chan, t, key)
         for slot_, s_, zoom_ in t.plan(min(self.profile.renderer.render_ahead, 8), self._bounds(t), self.rate.fps)[1:]:
             if s_ is not None:
-                self._request_render(chan, t, (slot_, round(s_, 4), round(zoom_, 4), t.pivot, key[4]))
+                self._request_render(chan, t, self._render_key(t, slot_, s_, zoom_))
         future = chan.renders.get(key)
         if future is None or not future.done():
             chan.late += 1
             return None
         try:
-            rgb = future.result()
+            uyvy = future.result()
         except ReplayError as exc:
             log.warning("render failed: %s", exc)
             return None
-        return Frame(rgb, PixelFormat.RGB, t.camera, t.slot, slot_start_ns(t.slot, self.rate))
+        return Frame(uyvy, PixelFormat.UYVY, t.camera, t.slot, slot_start_ns(t.slot, self.rate))
+
+    @staticmethod
+    def _render_key(t: Transport, slot: int, s: float, zoom: float) -> tuple[Any, ...]:
+        """What identifies a rendered frame in a channel's render cache and a move's render-ahead list."""
+        return (slot, round(s, 4), round(zoom, 4), t.pivot, t.segment.clip.clip_id if t.segment.clip else None)
 
     def _nearest_camera(self, s: float, t: Transport) -> str:
         cameras = t.segment.clip.cameras if t.segment.clip is not None else self.camera_names
@@ -782,10 +786,17 @@ class Engine:
             return
         slot, s, zoom, pivot, _ = key
         segment = Segment(t.segment.clip)
-        chan.renders[key] = self._render_pool.submit(self._render_job, self.renderer, segment, slot, s, zoom, pivot)
+        chan.renders[key] = self._render_pool.submit(self._render_output, segment, slot, s, zoom, pivot)
         while len(chan.renders) > max(RENDER_CACHE, self.profile.renderer.render_ahead + 16):
             _, old = chan.renders.popitem(last=False)
             old.cancel()
+
+    def _render_output(
+        self, segment: Segment, slot: int, s: float, zoom: float, pivot: tuple[float, float, float]
+    ) -> npt.NDArray[np.uint8]:
+        """A channel's rendered frame in the output's UYVY, converted here in the render worker rather
+        than on the genlock thread once per sink and per tick it is shown."""
+        return rgb_to_uyvy(self._render_job(self.renderer, segment, slot, s, zoom, pivot))
 
     def _render_job(
         self, renderer: Any, segment: Segment, slot: int, s: float, zoom: float, pivot: tuple[float, float, float]
