@@ -103,3 +103,14 @@ def write_profile(tmp_path: Path):  # type: ignore[no-untyped-def]
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def venue() -> tuple[object, object, dict[str, object]]:
+    """The renderers' small ray-cast venue: (TestScene, a 5-camera 320x180 arc Rig, their pictures by name)."""
+    from plugin.freeview.rig import Rig
+    from plugin.freeview.testscene import TestScene, arc_cameras
+
+    scene = TestScene()
+    cams = arc_cameras(5, width=320, height_px=180)
+    return scene, Rig(cams), {c.name: scene.render(c)[0] for c in cams}

@@ -60,14 +60,12 @@ def _player_pixels(scene: TestScene, empty: TestScene, cam: CameraModel) -> np.n
     return np.asarray(with_players < without - 0.05)
 
 
-def test_depth_places_players_on_their_silhouettes() -> None:
+def test_depth_places_players_on_their_silhouettes(venue) -> None:  # type: ignore[no-untyped-def]
     """The players (1.8 m boxes, ~8 px wide here) are lost by the coarse sweep; with clean plates of the
     empty venue the renderer finds them, and the in-between view gets much closer to the truth there."""
-    scene, empty = TestScene(), TestScene(players=0)
-    cams = arc_cameras(5, width=W, height_px=H)
-    rig = Rig(cams)
-    images = {c.name: scene.render(c)[0] for c in cams}
-    plates = BackgroundPlates({c.name: empty.render(c)[0] for c in cams})
+    scene, rig, images = venue
+    empty = TestScene(players=0)
+    plates = BackgroundPlates({c.name: empty.render(c)[0] for c in rig})
     view = VirtualView(2.5, rig.default_pivot)
     target = rig.view_camera(view, W, H)
     truth, true_depth = scene.render(target)

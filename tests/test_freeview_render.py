@@ -28,13 +28,6 @@ DEVICES = [
 pytestmark = pytest.mark.usefixtures("two_torch_threads")
 
 
-@pytest.fixture(scope="module")
-def venue() -> tuple[TestScene, Rig, dict[str, np.ndarray]]:
-    scene = TestScene()
-    cams = arc_cameras(5, width=W, height_px=H)
-    return scene, Rig(cams), {c.name: scene.render(c)[0] for c in cams}
-
-
 def test_make_renderer_gives_every_mode_the_engine_interface() -> None:
     rig = Rig(arc_cameras(5, width=W, height_px=H))
     view = VirtualView(2.5, rig.default_pivot)
@@ -216,14 +209,11 @@ def test_a_wall_where_the_pitch_ends_is_tried_straight_above_its_foot() -> None:
     assert middle[row0 + 10, 100] == pytest.approx(float(lvl.ground[row0 + 10, 100]))
 
 
-def test_badly_matched_depth_off_the_pitch_takes_its_neighbours() -> None:
+def test_badly_matched_depth_off_the_pitch_takes_its_neighbours(venue) -> None:  # type: ignore[no-untyped-def]
     """A patch of the stands put 15 % too far (a wrong period of the seat rows, say): the pixels that match
     worst take the depth of the well-matched stands around them; the pitch and the rest of the stands
     are left as they were."""
-    scene = TestScene()
-    cams = arc_cameras(5, width=W, height_px=H)
-    rig = Rig(cams)
-    images = {c.name: scene.render(c)[0] for c in cams}
+    scene, rig, images = venue
     r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
     target = rig.view_camera(VirtualView(2.5, rig.default_pivot), W, H)
     _, truth = scene.render(target)
