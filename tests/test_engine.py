@@ -16,10 +16,8 @@ from plugin.frames import Frame, PixelFormat
 from plugin.freeview import move as move_mod
 from profiles import parse_profile
 from tests.conftest import wait_until
-from tests.engine_helpers import H, W, decode, frame_for, make_engine, profile_text, record
+from tests.engine_helpers import BASE, H, W, decode, frame_for, make_engine, profile_text, record
 from timing import ManualClock, slot_start_ns
-
-BASE = 1_000_000
 
 
 @pytest.fixture

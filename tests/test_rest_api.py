@@ -18,7 +18,7 @@ from control.rest import create_app
 from plugin import errors
 from plugin.engine import Engine
 from tests.conftest import wait_until
-from tests.test_rest_support import URL, client_for, driven_engine, make_rest_engine
+from tests.rest_helpers import URL, client_for, driven_engine, make_rest_engine
 from timing import errors as timing_errors
 
 API = "/api/v1"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from plugin.engine import Engine
-from tests.test_rest_support import client_for, driven_engine
+from tests.rest_helpers import client_for, driven_engine
 
 WS = "ws://127.0.0.1:8080"
 

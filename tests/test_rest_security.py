@@ -19,7 +19,7 @@ from plugin.engine import Engine
 from plugin.errors import ControlError
 from profiles import parse_profile
 from tests.engine_helpers import profile_text
-from tests.test_rest_support import URL, client_for, driven_engine
+from tests.rest_helpers import URL, client_for, driven_engine
 
 KEY = "s3cret-key-for-tests-0123"
 

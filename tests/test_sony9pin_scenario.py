@@ -23,12 +23,11 @@ from control.sony9pin import protocol as p
 from control.sony9pin.device import Sony9PinDevice
 from plugin import commands as c
 from plugin.engine import Engine
-from tests.engine_helpers import make_engine, record
+from tests.engine_helpers import BASE, make_engine, record
 from tests.test_sony9pin_device import Controller
 from tests.test_sony9pin_fakes import cmd
 from timing import slot_start_ns
 
-BASE = 1_000_000
 FIRST_TICK = BASE + 151
 
 

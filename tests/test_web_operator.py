@@ -24,7 +24,7 @@ from plugin.frames import Frame, PixelFormat, rgb_to_uyvy
 from plugin.freeview.camera import CameraModel
 from plugin.freeview.rig import Rig
 from profiles import parse_profile
-from tests.test_rest_support import BASE, EngineDriver
+from tests.rest_helpers import BASE, EngineDriver
 from timing import ManualClock, slot_start_ns
 
 CHROMIUM = Path("/usr/bin/chromium")

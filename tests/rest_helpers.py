@@ -23,10 +23,9 @@ from plugin.frames import Frame
 from plugin.freeview.camera import CameraModel
 from plugin.freeview.rig import Rig
 from profiles import parse_profile
-from tests.engine_helpers import H, W, frame_for, profile_text
+from tests.engine_helpers import BASE, H, W, frame_for, profile_text
 from timing import ManualClock
 
-BASE = 1_000_000
 CAMERAS = 3
 URL = "http://127.0.0.1:8080"
 
