@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -14,6 +13,7 @@ from io_adapters.ndi.multiview import Multiviewer, layout
 from plugin.frames import Frame, PixelFormat, uyvy_to_rgb
 from plugin.ports import AdapterContext, VideoFormat
 from plugin.state import StateMap
+from tests.conftest import wait_until
 from timing import FrameRate, InternalClock
 
 RATE = FrameRate.parse("50")
@@ -128,10 +128,7 @@ def test_the_multiview_goes_out_over_ndi_at_its_own_rate() -> None:
         src = NdiSource(f"ndi://{mv.sink.address()}", AdapterContext("mv", VideoFormat(640, 360, RATE), InternalClock()))
         src.open()
         try:
-            frame = None
-            deadline = time.monotonic() + 5
-            while frame is None and time.monotonic() < deadline:
-                frame = src.read(0.1)
+            frame = wait_until(lambda: src.read(0.1), "a multiview frame", timeout=5.0)
             assert frame is not None
             assert (frame.width, frame.height) == (640, 360)
             assert src.state()["format"] == "640x360 uyvy 25"

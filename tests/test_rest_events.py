@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from plugin.engine import Engine
+from tests.conftest import wait_until
 from tests.rest_helpers import client_for, driven_engine
 
 WS = "ws://127.0.0.1:8080"
@@ -84,8 +84,5 @@ def test_a_slow_client_gets_merged_changes_and_listening_stops_after_the_last(cl
         merged = ws.receive_json()  # then at most one message per 200 ms, holding every tick since
         assert merged["version"] - first["version"] >= 5, (first["version"], merged["version"])
         assert "channels.PGM1.timecode" in merged["changes"]
-    for _ in range(100):
-        if hub.clients == 0:
-            break
-        time.sleep(0.01)
-    assert hub.clients == 0 and engine.state._listeners == {}
+    wait_until(lambda: hub.clients == 0, "the closed socket's client to go", timeout=1.0)
+    assert engine.state._listeners == {}
