@@ -20,7 +20,7 @@ def _ndi_on_loopback() -> None:
     """Every test that touches NDI stays on 127.0.0.1: no mDNS, no multicast (set before NDI starts)."""
     if "NDI_CONFIG_DIR" in os.environ:  # set by the caller, or by this module's first import
         return
-    from io_adapters.ndi import loopback_config
+    from io_adapters.ndi.config import loopback_config
 
     os.environ["NDI_CONFIG_DIR"] = str(loopback_config(Path(tempfile.mkdtemp(prefix="fvr-ndi-"))))
 

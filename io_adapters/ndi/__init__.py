@@ -15,7 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from io_adapters.ndi._sdk import loopback_config
+    from io_adapters.ndi.config import loopback_config
     from io_adapters.ndi.multiview import Multiviewer
     from io_adapters.ndi.sink import NdiSink
     from io_adapters.ndi.source import NdiSource
@@ -26,7 +26,7 @@ _HOMES = {
     "Multiviewer": "io_adapters.ndi.multiview",
     "NdiSink": "io_adapters.ndi.sink",
     "NdiSource": "io_adapters.ndi.source",
-    "loopback_config": "io_adapters.ndi._sdk",
+    "loopback_config": "io_adapters.ndi.config",
 }
 
 

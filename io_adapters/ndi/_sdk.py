@@ -12,25 +12,23 @@ Everything that touches ``NDIlib`` lives here. Rules this module keeps so the re
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import NDIlib
 import numpy as np
 import numpy.typing as npt
 
+from io_adapters.ndi.config import read_config, write_config
 from io_adapters.ndi.settings import DISCOVERY_SERVICE_PORT
 from plugin.errors import AdapterError, SinkError, SourceError
 from plugin.frames import PixelFormat
 
-CONFIG_NAME = "ndi-config.v1.json"
 #: ``timestamp`` of frames from senders older than NDI 2.5, and "synthesize it" for ``timecode``.
 UNDEFINED = int(NDIlib.RECV_TIMESTAMP_UNDEFINED)
 SYNTHESIZE = int(NDIlib.SEND_TIMECODE_SYNTHESIZE)
@@ -59,68 +57,6 @@ _BANDWIDTH = {"highest": NDIlib.RECV_BANDWIDTH_HIGHEST, "lowest": NDIlib.RECV_BA
 
 
 # --- the runtime and its configuration ------------------------------------------------------------
-
-
-def config_path() -> Path:
-    """The SDK's configuration file: ``$NDI_CONFIG_DIR/ndi-config.v1.json``, else ``~/.ndi/…``."""
-    folder = os.environ.get("NDI_CONFIG_DIR")
-    return Path(folder) / CONFIG_NAME if folder else Path.home() / ".ndi" / CONFIG_NAME
-
-
-def read_config() -> dict[str, Any]:
-    """The effective SDK configuration (empty when there is no file).
-
-    A file that exists but cannot be read is an error, not an empty configuration: writing a new one
-    from nothing would drop its settings (e.g. the allowed network adapters) without a word.
-    """
-    path = config_path()
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return {}
-    except ValueError as exc:
-        raise AdapterError(f"{path}: not valid JSON ({exc}); fix or remove it") from exc
-    except OSError as exc:
-        raise AdapterError(f"{path}: cannot read the NDI configuration ({exc.strerror})") from exc
-    if not isinstance(data, dict):
-        raise AdapterError(f"{path}: the NDI configuration must be a JSON object")
-    return data
-
-
-def write_config(
-    folder: str | os.PathLike[str],
-    *,
-    discovery: str | None = None,
-    adapters: str | None = None,
-    base: dict[str, Any] | None = None,
-) -> Path:
-    """Write an SDK configuration file into ``folder`` and return the folder (for NDI_CONFIG_DIR).
-
-    ``discovery``: Discovery Server(s) ``host[:port]``; a sender with one configured skips mDNS.
-    ``adapters``: the only local NIC addresses NDI may use, comma-separated. Multicast sending is
-    always off. ``base`` is an existing configuration to extend.
-    """
-    cfg = json.loads(json.dumps(base or {}))
-    ndi = cfg.setdefault("ndi", {})
-    if discovery is not None:
-        ndi.setdefault("networks", {})["discovery"] = discovery
-    if adapters is not None:
-        ndi.setdefault("adapters", {})["allowed"] = adapters
-    ndi.setdefault("multicast", {}).setdefault("send", {})["enable"] = False
-    path = Path(folder)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / CONFIG_NAME).write_text(json.dumps(cfg, indent=2))
-    return path
-
-
-def loopback_config(folder: str | os.PathLike[str]) -> Path:
-    """A configuration for tests and single-machine demos: loopback only, no mDNS, no multicast.
-
-    Point ``NDI_CONFIG_DIR`` at the returned folder before the first NDI object is created. The
-    Discovery Server named (port 9, where nothing listens) only makes senders skip mDNS
-    advertising; receivers then connect by address (``ndi://127.0.0.1:5961``).
-    """
-    return write_config(folder, discovery="127.0.0.1:9", adapters="127.0.0.1")
 
 
 def initialize(discovery: str | None = None, error: type[AdapterError] = SourceError) -> None:

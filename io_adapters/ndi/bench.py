@@ -47,7 +47,7 @@ def _pattern(width: int, height: int, count: int) -> list[np.ndarray]:
 
 def _loopback() -> None:
     if "NDI_CONFIG_DIR" not in os.environ:
-        from io_adapters.ndi._sdk import loopback_config
+        from io_adapters.ndi.config import loopback_config
 
         os.environ["NDI_CONFIG_DIR"] = str(loopback_config(tempfile.mkdtemp(prefix="fvr-ndi-bench-")))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from io_adapters.ndi._sdk import loopback_config
+from io_adapters.ndi.config import loopback_config
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else ".fvreplay-cache/ndi-loopback")

@@ -226,7 +226,7 @@ def publish_sim(
 ) -> int:
     """Publish the profile's cameras over NDI until ``duration`` ends or Ctrl-C; print each address."""
     if loopback:
-        from io_adapters.ndi._sdk import loopback_config
+        from io_adapters.ndi.config import loopback_config
 
         os.environ["NDI_CONFIG_DIR"] = str(loopback_config(tempfile.mkdtemp(prefix="fvr-ndi-")))
         host = host or "127.0.0.1"
