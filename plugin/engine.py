@@ -49,6 +49,8 @@ log = logging.getLogger("fvreplay.engine")
 
 #: Render results kept per channel (frames rendered ahead of the tick that needs them).
 RENDER_CACHE = 256
+#: Source frames kept as RGB for the renderer (a moment's sources, and the next moment's while a move plays).
+RGB_FRAMES = 16
 #: Seconds of recording (at least) a clean plate is made from: over less, players standing about stay in it.
 PLATE_SPAN_S = 3.0
 
@@ -128,6 +130,8 @@ class Engine:
         self._black: Frame | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip-save")
         self._render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+        self._rgb_frames: OrderedDict[tuple[str, int, str | None], npt.NDArray[np.uint8]] = OrderedDict()
+        self._rgb_lock = threading.Lock()
         self.tick_slot: int | None = None
         self.ticks = 0
         self.started_at: float | None = None
@@ -805,13 +809,28 @@ class Engine:
 
         view = VirtualView(s=s, pivot=pivot, zoom=zoom)
         probe = Transport("render", self.camera_names[0], segment=segment)
-        images = {}
-        for camera in renderer.sources_for(view):
-            frame = self._source_frame(probe, camera, slot)
-            if frame is None:
-                raise RenderError(f"{camera} has no frame at slot {slot}")
-            images[camera] = frame.to_rgb()
+        images = {camera: self._source_rgb(probe, camera, slot) for camera in renderer.sources_for(view)}
         rgb: npt.NDArray[np.uint8] = renderer.render(view, images, self.fmt.width, self.fmt.height)
+        return rgb
+
+    def _source_rgb(self, probe: Transport, camera: str, slot: int) -> npt.NDArray[np.uint8]:
+        """A source frame as RGB for the renderer, kept for the next views of the same moment: an orbit
+        of one slot converts each camera's frame once, and the renderer, given the very same arrays,
+        uploads them once (``BaseRenderer.memo``)."""
+        key = (camera, slot, probe.segment.clip.clip_id if probe.segment.clip else None)
+        with self._rgb_lock:
+            rgb = self._rgb_frames.get(key)
+            if rgb is not None:
+                self._rgb_frames.move_to_end(key)
+                return rgb
+        frame = self._source_frame(probe, camera, slot)
+        if frame is None:
+            raise RenderError(f"{camera} has no frame at slot {slot}")
+        rgb = frame.to_rgb()
+        with self._rgb_lock:
+            self._rgb_frames[key] = rgb
+            while len(self._rgb_frames) > RGB_FRAMES:
+                self._rgb_frames.popitem(last=False)
         return rgb
 
     def render_view(

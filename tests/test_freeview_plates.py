@@ -44,6 +44,33 @@ def test_plate_is_the_median_over_time_and_the_foreground_is_what_moved() -> Non
     assert BackgroundPlates(plates.plates).plate("cam01", 30, 20).shape == (20, 30, 3)
 
 
+@pytest.mark.parametrize("grow", [0, 1, 2])
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")])],
+)
+def test_masks_in_torch_are_the_opencv_masks(grow: int, device: str) -> None:
+    """``foregrounds`` (torch, where the renderer's images are: the GPU) gives exactly ``foreground``'s
+    (OpenCV) masks: thresholds on 8-bit steps (a difference of exactly 255 t included), lone pixels, growth."""
+    rng = np.random.default_rng(7)
+    plates = {f"cam{k}": rng.integers(0, 256, (30, 50, 3), dtype=np.uint8) for k in (1, 2)}
+    bg = BackgroundPlates(plates, threshold=20 / 255, grow=grow)
+    frames = {}
+    for name, plate in plates.items():
+        f = plate.astype(np.int16)
+        f[5:20, 10:18] += 60  # a player
+        f[25, 40] += 90  # a lone speck
+        f[2, 2:6] += np.array([19, 20, 21, -21])[:, None]  # at the threshold
+        f += rng.integers(-12, 13, f.shape)  # noise under it
+        frames[name] = np.clip(f, 0, 255).astype(np.uint8)
+    rgb = torch.stack([torch.from_numpy(frames[n]).permute(2, 0, 1).float() / 255 for n in plates]).to(device)
+    masks = bg.foregrounds(list(plates), rgb).cpu().numpy()
+    for k, name in enumerate(plates):
+        expected = bg.foreground(name, frames[name])
+        assert expected.sum() > 100
+        assert np.array_equal(masks[k], expected)
+
+
 def test_plates_refuse_too_few_or_mismatched_frames() -> None:
     img = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(RenderError, match="at least 3 frames"):

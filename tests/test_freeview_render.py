@@ -250,3 +250,20 @@ def test_the_pitch_beyond_the_depth_range_is_not_a_hypothesis() -> None:
     assert int(cost[:, 0, 1].argmin()) != 0  # at 70 m, beyond far = 60 m: not the pitch
     assert int(cost[:, 0, 2].argmin()) != 0  # the ray never meets the pitch
     assert float(cost[1, 0, 0]) > r.settings.truncate  # 40 m lies below the pitch seen at 30 m
+
+
+def test_a_frozen_moment_uploads_its_frames_once(venue, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """An orbit of one moment renders every view from the same frames: the renderer uploads them once
+    (and makes their masks once), and new frames, even with the same pixels, are uploaded anew."""
+    _, rig, images = venue
+    r = DepthRenderer(rig, device="cpu", quality="draft", near=5.0, far=90.0)
+    uploads = []
+    upload = r._upload
+    monkeypatch.setattr(r, "_upload", lambda *a: uploads.append(1) or upload(*a))
+    first = r.render(VirtualView(2.4, rig.default_pivot), images, W, H)
+    r.render(VirtualView(2.6, rig.default_pivot), images, W, H)
+    assert len(uploads) == 1
+    copies = {name: img.copy() for name, img in images.items()}
+    again = r.render(VirtualView(2.4, rig.default_pivot), copies, W, H)
+    assert len(uploads) == 2
+    assert np.array_equal(first, again)

@@ -10,10 +10,13 @@ plate; the renderer then treats them as venue (the depth sweep still places them
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from plugin.errors import RenderError
 
@@ -40,6 +43,8 @@ class BackgroundPlates:
         self.plates = dict(plates)
         self.threshold = float(threshold)
         self.grow = int(grow)
+        self._on_device: dict[tuple[str, int, int, str], torch.Tensor] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_frames(cls, frames: Mapping[str, Sequence[np.ndarray]], **kwargs: float) -> BackgroundPlates:
@@ -81,3 +86,30 @@ class BackgroundPlates:
         if self.grow > 0:
             mask = cv2.dilate(mask, np.ones((2 * self.grow + 1, 2 * self.grow + 1), np.uint8))
         return mask.astype(np.float32)
+
+    def foregrounds(self, names: list[str], images: torch.Tensor) -> torch.Tensor:
+        """``foreground`` of several cameras at once, in torch where the images are (the renderer's GPU,
+        against plates kept there): (n, H, W) float32 masks of ``images`` ((n, 3 or more, H, W) RGB in
+        [0, 1], from 8-bit) of cameras ``names``. The same masks as ``foreground``; on a CPU that one
+        (OpenCV) is several times faster."""
+        h, w = images.shape[-2:]
+        plates = torch.stack([self._plate_tensor(name, w, h, images.device) for name in names])
+        diff = (images[:, :3].float() - plates).abs_().amax(dim=1, keepdim=True)
+        # Compared in 8-bit steps (the images were 8-bit): exactly the uint8 |a - b| > 255 t.
+        mask = (diff.mul_(255.0).round_() > self.threshold * 255.0).float()
+        # Lone pixels (sensor noise, compression) go: a pixel stays when a 4-neighbour is foreground too.
+        cross = torch.from_numpy(_CROSS).to(images.device).view(1, 1, 3, 3)
+        mask = mask * (F.conv2d(mask, cross, padding=1) > 0.5)
+        if self.grow > 0:
+            k = 2 * self.grow + 1
+            mask = F.max_pool2d(mask, k, stride=1, padding=self.grow)
+        return mask[:, 0]
+
+    def _plate_tensor(self, name: str, width: int, height: int, device: torch.device) -> torch.Tensor:
+        """Camera ``name``'s plate as a (3, H, W) float tensor in [0, 1] on ``device`` (made once)."""
+        key = (name, width, height, str(device))
+        with self._lock:
+            if key not in self._on_device:
+                plate = torch.from_numpy(np.ascontiguousarray(self.plate(name, width, height)))
+                self._on_device[key] = plate.to(device).permute(2, 0, 1).float().div_(255.0).contiguous()
+            return self._on_device[key]

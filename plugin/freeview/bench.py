@@ -1,7 +1,8 @@
 """``fvreplay bench render``: how fast the free-viewpoint renderers draw a view, on the CPU and on CUDA.
 
 Times ``depth`` (and ``switch``) at 640x360 from 2 and 4 cameras on the CPU, and with clean plates (the
-players placed by their silhouettes); with a GPU also 1920x1080
+players placed by their silhouettes), with new frames every render (a playing replay) and with the same
+frames (``frozen``: an orbit of one moment, whose uploads and masks the renderer keeps); with a GPU also 1920x1080
 from 4 cameras and 3840x2160, with peak GPU memory. The pictures come from the small analytic test venue
 (the plugin does not import the sim adapter); timing does not depend on what the pictures show.
 """
@@ -47,14 +48,24 @@ def _plates(width: int, height: int) -> BackgroundPlates:
 
 
 def _time(
-    renderer: BaseRenderer, view: VirtualView, images: dict[str, np.ndarray], size: tuple[int, int], seconds: float
+    renderer: BaseRenderer,
+    view: VirtualView,
+    images: dict[str, np.ndarray],
+    size: tuple[int, int],
+    seconds: float,
+    *,
+    frozen: bool = False,
 ) -> dict[str, float]:
+    """Render times. Every render gets new frames (copies: a playing replay), unless ``frozen``: the
+    same frames every time, as in an orbit of one moment, whose uploads the renderer then keeps."""
+    frames = [images] if frozen else [images, {name: img.copy() for name, img in images.items()}]
     renderer.render(view, images, *size)  # warm-up: caches, allocator, kernels
     times: list[float] = []
     start = time.perf_counter()
     while not times or (time.perf_counter() - start < seconds and len(times) < 200):
+        given = frames[len(times) % len(frames)]
         t0 = time.perf_counter()
-        renderer.render(view, images, *size)  # returns host memory: includes the device sync
+        renderer.render(view, given, *size)  # returns host memory: includes the device sync
         times.append(time.perf_counter() - t0)
     return {
         "median_ms": round(1000 * statistics.median(times), 2),
@@ -83,6 +94,7 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                 r = DepthRenderer(rig, device="cpu", quality="normal", near=5.0, far=90.0, sources=4)
                 r.background = _plates(640, 360)
                 cpu["depth_normal_plates_640x360_4cams"] = _time(r, view, images, (640, 360), seconds)
+                cpu["depth_normal_plates_frozen_640x360_4cams"] = _time(r, view, images, (640, 360), seconds, frozen=True)
                 sw = SwitchRenderer(rig, device="cpu", near=5.0, far=90.0)
                 cpu["switch_640x360"] = _time(sw, view, images, (640, 360), seconds)
                 results["cpu"] = cpu
@@ -98,9 +110,10 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                     gpu[f"depth_{quality}_{w}x{h}_4cams"] = row
                     torch.cuda.reset_peak_memory_stats()
                     r.background = _plates(w, h)
-                    row = _time(r, view, images, (w, h), seconds)
-                    row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-                    gpu[f"depth_{quality}_plates_{w}x{h}_4cams"] = row
+                    for frozen in (False, True):
+                        row = _time(r, view, images, (w, h), seconds, frozen=frozen)
+                        row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+                        gpu[f"depth_{quality}_plates{'_frozen' if frozen else ''}_{w}x{h}_4cams"] = row
                     sw = SwitchRenderer(rig, device="cuda", near=5.0, far=90.0)
                     gpu[f"switch_{w}x{h}"] = _time(sw, view, images, (w, h), seconds)
                 results["cuda"] = gpu

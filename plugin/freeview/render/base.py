@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -14,6 +15,7 @@ from plugin.freeview.render.common import (
     CameraTensors,
     PixelGrid,
     check_images,
+    image_stack,
     image_tensor,
     resolve_device,
     to_uint8,
@@ -22,6 +24,8 @@ from plugin.freeview.render.common import (
 from plugin.freeview.rig import Rig
 
 QUALITIES = ("draft", "normal", "high")
+
+T = TypeVar("T")
 
 
 class BaseRenderer:
@@ -56,6 +60,7 @@ class BaseRenderer:
         self.pixels = PixelGrid()
         self._cams: dict[tuple[str, int, int], CameraModel] = {}
         self._tensors: dict[tuple[str, int, int], CameraTensors] = {}
+        self._memos: dict[Hashable, tuple[list[np.ndarray], Any]] = {}
 
     # --- the interface the engine calls -------------------------------------------------------
 
@@ -108,12 +113,30 @@ class BaseRenderer:
     ) -> list[tuple[CameraModel, torch.Tensor]]:
         """The named source images as (camera at the image's size, (1, 3 or 4, H, W) tensor) pairs."""
         check_images(images, names)
-        out = []
-        for name in names:
-            img = images[name]
-            cam = self.source_camera(name, int(img.shape[1]), int(img.shape[0]))
-            out.append((cam, image_tensor(img, self.device, dtype, alpha=alpha)))
-        return out
+        return self.memo((dtype, alpha, *names), [images[n] for n in names], lambda: self._upload(images, names, dtype, alpha))
+
+    def memo(self, key: Hashable, arrays: list[np.ndarray], make: Callable[[], T]) -> T:
+        """``make()``, or what it gave last time for ``key`` when ``arrays`` are the very same objects as
+        then. A frozen replay (an orbit of one moment) renders every frame from the same source frames:
+        their upload and what is derived from them are done once. Frames are never changed in place."""
+        last = self._memos.get(key)
+        if last is not None and len(last[0]) == len(arrays) and all(a is b for a, b in zip(last[0], arrays)):
+            return last[1]  # type: ignore[no-any-return]
+        value = make()
+        self._memos[key] = (list(arrays), value)
+        while len(self._memos) > 8:
+            self._memos.pop(next(iter(self._memos)))
+        return value
+
+    def _upload(
+        self, images: Mapping[str, np.ndarray], names: list[str], dtype: torch.dtype, alpha: bool
+    ) -> list[tuple[CameraModel, torch.Tensor]]:
+        cams = [self.source_camera(name, int(images[name].shape[1]), int(images[name].shape[0])) for name in names]
+        if len({images[name].shape for name in names}) == 1:
+            # One size: the slices of one (n, C, H, W) tensor, which the renderers use whole (``stacked``).
+            stack = image_stack([images[name] for name in names], self.device, dtype, alpha=alpha)
+            return [(cam, stack[k : k + 1]) for k, cam in enumerate(cams)]
+        return [(cam, image_tensor(images[name], self.device, dtype, alpha=alpha)) for cam, name in zip(cams, names)]
 
     def reaimed_camera(self, source: CameraModel, target: CameraModel, pivot: np.ndarray) -> CameraModel:
         """``source`` re-aimed at the pivot: its own centre, looking at the pivot with a level horizon, with

@@ -44,11 +44,36 @@ def image_tensor(
     return torch.cat([rgb, torch.ones_like(rgb[:, :1])], dim=1)
 
 
+def image_stack(
+    images: list[np.ndarray], device: torch.device, dtype: torch.dtype = torch.float32, *, alpha: bool = False
+) -> torch.Tensor:
+    """n (H, W, 3) uint8 RGB images of one size -> (n, 3 or 4, H, W) in [0, 1] on ``device``: the bytes
+    travel as they are and are converted there, in one pass (alpha = 1 with ``alpha``)."""
+    for image in images:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise RenderError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
+    h, w = images[0].shape[:2]
+    raw = torch.empty((len(images), h, w, 3), dtype=torch.uint8, device=device)
+    for k, image in enumerate(images):
+        raw[k].copy_(torch.from_numpy(np.ascontiguousarray(image)), non_blocking=True)
+    out = torch.empty((len(images), 4 if alpha else 3, h, w), dtype=dtype, device=device)
+    out[:, :3].copy_(raw.permute(0, 3, 1, 2)).div_(255.0)
+    if alpha:
+        out[:, 3].fill_(1.0)
+    return out
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """(1, 3, H, W) or (3, H, W) in [0, 1] -> (H, W, 3) uint8 RGB on the host."""
     img = image.reshape(3, image.shape[-2], image.shape[-1])
-    out = img.float().mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8)
-    return np.ascontiguousarray(out.permute(1, 2, 0).cpu().numpy())
+    out = img.float().mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous()
+    if not out.is_cuda:
+        return out.numpy()
+    # Through page-locked memory (torch keeps a cache of it): several times faster than a pageable copy.
+    host = torch.empty(out.shape, dtype=torch.uint8, pin_memory=True)
+    host.copy_(out, non_blocking=True)
+    torch.cuda.current_stream(out.device).synchronize()
+    return host.numpy()
 
 
 def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -130,6 +155,122 @@ class CameraTensors:
         torch.where(far, torch.full_like(gx, 4.0), gx, out=out[..., 0])
         torch.where(far, torch.full_like(gy, 4.0), gy, out=out[..., 1])
         return out, Z
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Several cameras' projection constants, batched: a point on a ray of another camera -> each one's
+    grid_sample coordinates, in one set of tensor operations for all of them."""
+
+    R: torch.Tensor  # (n, 3, 3) world -> camera
+    t: torch.Tensor  # (n, 3)
+    A: torch.Tensor  # (n, 3, 3) normalised coordinates -> grid (the last row 0, 0, 1)
+    dist: torch.Tensor | None  # (n, 5) k1 k2 p1 p2 k3; None when no camera has distortion
+
+    @classmethod
+    def of(cls, cams: list[CameraModel], device: torch.device) -> Projection:
+        each = [CameraTensors.of(cam, device) for cam in cams]
+        A = [[[ax, skew, bx], [0.0, ay, by], [0.0, 0.0, 1.0]] for ax, skew, bx, ay, by in (ct.A for ct in each)]
+        distorted = any(cam.has_distortion for cam in cams)
+        return cls(
+            R=torch.stack([ct.R for ct in each]),
+            t=torch.stack([ct.t for ct in each]),
+            A=torch.tensor(A, dtype=torch.float32, device=device),
+            dist=torch.tensor(np.array([cam.dist for cam in cams], dtype=np.float32), device=device) if distorted else None,
+        )
+
+    def fold(self, rays: torch.Tensor, center: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-pixel coefficients for ``grid``: the point ``center + z * rays`` (rays (h, w, 3)) is
+        ``o + z * a`` in each camera, a (n, h, w, 3) and o (n, 3). Without distortion K is folded in, so
+        the first two coordinates divided by the third are the grid straight away."""
+        M, o = self.R, self.R @ center + self.t
+        if self.dist is None:
+            M, o = self.A @ M, (self.A @ o.unsqueeze(-1)).squeeze(-1)
+        return torch.einsum("nij,hwj->nhwi", M, rays), o
+
+    def grid(self, a: torch.Tensor, o: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Grids (n, K, h, w, 2) and depths z_cam (n, K, h, w) in each camera of the points at depths
+        ``z`` (K, h, w) along the rays that ``fold`` made ``a`` and ``o`` of. The depth sweep's hot path:
+        three multiply-adds, a reciprocal and two multiplies per hypothesis and camera (no distortion)."""
+        if self.dist is None:
+            return pinhole_grid(a, o, z)
+        n = a.shape[0]
+        o = o.view(n, 1, 1, 1, 3)
+        a = a.unsqueeze(1)
+        X = torch.addcmul(o[..., 0], z, a[..., 0])
+        Y = torch.addcmul(o[..., 1], z, a[..., 1])
+        Z = torch.addcmul(o[..., 2], z, a[..., 2])
+        inv = torch.reciprocal(Z.clamp(min=1e-6))
+        out = torch.empty((*Z.shape, 2), dtype=Z.dtype, device=Z.device)
+        x, y = X * inv, Y * inv
+        k1, k2, p1, p2, k3 = (self.dist[:, i].view(n, 1, 1, 1) for i in range(5))
+        r2 = x * x + y * y
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        # The distortion polynomial folds back far outside the frame: keep such points outside.
+        far = (r2 > 4.0) | (Z <= 1e-6)
+        A = self.A.view(n, 1, 1, 1, 3, 3)
+        gx = xd * A[..., 0, 0] + yd * A[..., 0, 1] + A[..., 0, 2]
+        gy = yd * A[..., 1, 1] + A[..., 1, 2]
+        torch.where(far, torch.full_like(gx, 4.0), gx, out=out[..., 0])
+        torch.where(far, torch.full_like(gy, 4.0), gy, out=out[..., 1])
+        return out, Z
+
+
+def pinhole_grid(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``Projection.grid`` for pinhole cameras (K folded into ``a`` and ``o``): grids (n, K, h, w, 2) and
+    depths (n, K, h, w) of the points at depths ``z`` (K, h, w)."""
+    n = a.shape[0]
+    o = o.view(n, 1, 1, 1, 3)
+    a = a.unsqueeze(1)
+    X = torch.addcmul(o[..., 0], z, a[..., 0])
+    Y = torch.addcmul(o[..., 1], z, a[..., 1])
+    Z = torch.addcmul(o[..., 2], z, a[..., 2])
+    # Behind the camera: Z clamps to a tiny positive number, which throws the point far outside.
+    inv = torch.reciprocal(Z.clamp(min=1e-6))
+    out = torch.empty((*Z.shape, 2), dtype=Z.dtype, device=Z.device)
+    torch.mul(X, inv, out=out[..., 0])
+    torch.mul(Y, inv, out=out[..., 1])
+    return out, Z
+
+
+def sample_many(images: torch.Tensor | list[torch.Tensor], grid: torch.Tensor) -> torch.Tensor:
+    """Bilinear samples of n images at n stacks of grids (n, K, h, w, 2) -> (n, C, K, h, w); outside reads 0.
+
+    ``images``: (n, C, H, W), one grid_sample for all; or a list of (1, C, H, W), stacked when they
+    share a size, else sampled one by one."""
+    n, k, h, w, _ = grid.shape
+    flat = grid.reshape(n, k * h, w, 2)
+    if isinstance(images, list):
+        whole = stacked(images)
+        images = whole if whole is not None else images
+    if isinstance(images, torch.Tensor):
+        out = F.grid_sample(images, flat.to(images.dtype), mode="bilinear", padding_mode="zeros", align_corners=True)
+    else:
+        out = torch.cat([
+            F.grid_sample(img, flat[j : j + 1].to(img.dtype), mode="bilinear", padding_mode="zeros", align_corners=True)
+            for j, img in enumerate(images)
+        ])
+    return out.view(n, out.shape[1], k, h, w)
+
+
+def stacked(images: list[torch.Tensor]) -> torch.Tensor | None:
+    """(n, C, H, W) of (1, C, H, W) images of one size and dtype (None when they differ): no copy when
+    they are the consecutive slices of one tensor, as ``BaseRenderer.load`` makes them."""
+    first = images[0]
+    if any(img.shape != first.shape or img.dtype != first.dtype for img in images):
+        return None
+    base = first._base
+    if (
+        base is not None
+        and base.dim() == 4
+        and base.shape[0] == len(images)
+        and base.shape[1:] == first.shape[1:]
+        and all(img.data_ptr() == base[k].data_ptr() for k, img in enumerate(images))
+    ):
+        return base
+    return torch.cat(images)
 
 
 class PixelGrid:

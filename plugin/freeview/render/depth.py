@@ -31,7 +31,6 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -43,10 +42,12 @@ from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.camera import CameraModel
 from plugin.freeview.render.base import BaseRenderer
 from plugin.freeview.render.common import (
-    CameraTensors,
+    Projection,
     box_filter,
     ground_depth,
-    sample,
+    pinhole_grid,
+    sample_many,
+    stacked,
     view_rays,
 )
 from plugin.freeview.rig import Rig
@@ -125,7 +126,10 @@ class Sampled:
 
 @dataclass
 class Level:
-    """One pyramid level: the target camera and the sources at that resolution, and the target's rays."""
+    """One pyramid level: the target camera and the sources at that resolution, and the target's rays.
+
+    The sources are pinhole cameras (undistorted), projected all at once by ``proj``; ``stack`` holds
+    their images as one (n, C, h, w) tensor when they share a size (else None: sampled one by one)."""
 
     factor: int
     target: CameraModel
@@ -133,15 +137,35 @@ class Level:
     rays: torch.Tensor  # (h, w, 3) world rays scaled to z_cam = 1
     ground: torch.Tensor  # (h, w) depth of the pitch along each ray (inf: none)
     reference: torch.Tensor | None
+    proj: Projection
+    stack: torch.Tensor | None
+
+    @functools.cached_property
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``proj.fold`` of this level's rays from the target's centre: (n, h, w, 3) and (n, 3)."""
+        center = torch.tensor(self.target.center, dtype=torch.float32, device=self.rays.device)
+        return self.proj.fold(self.rays, center)
+
+    @property
+    def images(self) -> torch.Tensor | list[torch.Tensor]:
+        """The sources' images, as ``sample_many`` takes them."""
+        return self.stack if self.stack is not None else [img for _, img in self.srcs]
+
+    def _cut(self, rays: torch.Tensor, ground: torch.Tensor, ref: torch.Tensor | None, a: torch.Tensor, o: torch.Tensor) -> Level:
+        out = Level(self.factor, self.target, self.srcs, rays, ground, ref, self.proj, self.stack)
+        out.__dict__["folded"] = (a, o)
+        return out
 
     def rows(self, a: int, b: int) -> Level:
         """The level cut down to its rows a..b-1."""
         ref = None if self.reference is None else self.reference[..., a:b, :]
-        return Level(self.factor, self.target, self.srcs, self.rays[a:b], self.ground[a:b], ref)
+        fa, fo = self.folded
+        return self._cut(self.rays[a:b], self.ground[a:b], ref, fa[:, a:b], fo)
 
     def pixels(self, ys: torch.Tensor, xs: torch.Tensor) -> Level:
         """The level cut down to a list of its pixels: a (1, P) picture (no reference)."""
-        return Level(self.factor, self.target, self.srcs, self.rays[ys, xs].unsqueeze(0), self.ground[ys, xs].unsqueeze(0), None)
+        fa, fo = self.folded
+        return self._cut(self.rays[ys, xs].unsqueeze(0), self.ground[ys, xs].unsqueeze(0), None, fa[:, ys, xs].unsqueeze(1), fo)
 
     @functools.cached_property
     def feet(self) -> torch.Tensor:
@@ -177,6 +201,91 @@ def _factors(width: int, coarse_width: int) -> list[int]:
     return out
 
 
+def photo_cost(
+    images: torch.Tensor | list[torch.Tensor],
+    a: torch.Tensor,
+    o: torch.Tensor,
+    z: torch.Tensor,
+    reference: torch.Tensor | None,
+    tau: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The per-pixel part of ``DepthRenderer._cost``: each hypothesis's cost (K, h, w) before the window,
+    and its support (the pairs' weight behind it). ``images`` (n, C, H, W) or a list: pinhole sources
+    projected by ``Projection.fold``'s ``a``, ``o``; ``z`` (K, h, w) finite depths; ``reference`` the
+    target's own image or None. A free function of tensors: on CUDA the renderer compiles it."""
+    grid, _ = pinhole_grid(a, o, z)
+    smp = sample_many(images, grid)
+    cols = smp[:, :3]  # (n, 3, K, h, w)
+    valid = (smp[:, 3] > 0.5).to(smp.dtype)  # (n, K, h, w)
+    n = cols.shape[0]
+    if reference is not None:
+        num = (reference.unsqueeze(2) - cols).abs_().mean(dim=1).clamp_(max=tau).mul_(valid)
+        den = valid
+        total_num, total_den = num.sum(0), den.sum(0)
+    else:
+        # Every pair (j, j + d) for each distance d along the list: slices, not gathers.
+        num, den = torch.zeros_like(valid), torch.zeros_like(valid)
+        for d in range(1, n):
+            ok = valid[: n - d] * valid[d:]
+            diff = (cols[: n - d] - cols[d:]).abs_().mean(dim=1).clamp_(max=tau).mul_(ok)  # (n - d, K, h, w)
+            num[: n - d] += diff
+            num[d:] += diff
+            den[: n - d] += ok
+            den[d:] += ok
+        # Each pair was counted for both of its sources.
+        total_num, total_den = 0.5 * num.sum(0), 0.5 * den.sum(0)
+    cost = total_num / total_den.clamp(min=1e-6)
+    support = total_den
+    if n >= 3 or (reference is not None and n >= 2):
+        # Per pixel and hypothesis, leave out the source that disagrees most where that lowers the
+        # cost (it is probably occluded there).
+        rest_den = total_den.unsqueeze(0) - den
+        rest = (total_num.unsqueeze(0) - num) / rest_den.clamp(min=1e-6)
+        rest = torch.where(rest_den > 0.5, rest, torch.full_like(rest, float("inf")))
+        lowest, j = rest.min(dim=0)
+        better = lowest < cost
+        cost = torch.where(better, lowest, cost)
+        support = torch.where(better, torch.gather(rest_den, 0, j.unsqueeze(0))[0], support)
+    return cost, support
+
+
+def _area(images: torch.Tensor | list[torch.Tensor], sizes: list[tuple[int, int]]) -> torch.Tensor | list[torch.Tensor]:
+    """Images area-averaged down to ``sizes`` ((w, h) each); a stack in one go when it is one size."""
+    if isinstance(images, torch.Tensor):
+        w, h = sizes[0]
+        return images if images.shape[-2:] == (h, w) else F.interpolate(images, size=(h, w), mode="area")
+    return [
+        img if img.shape[-2:] == (h, w) else F.interpolate(img, size=(h, w), mode="area") for img, (w, h) in zip(images, sizes)
+    ]
+
+
+def _resample(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """``image`` (n, C, H, W) bilinearly sampled at ``grid`` (n, h, w, 2); outside reads 0."""
+    return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="zeros", align_corners=True)
+
+
+#: Compare-exchange networks that sort 2, 3 and 4 values (more sources fall back to ``torch.sort``).
+_SORTING_NETWORKS = {2: [(0, 1)], 3: [(0, 1), (1, 2), (0, 1)], 4: [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)]}
+
+
+def _lower_median(colors: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) per-pixel lower median of ``colors`` (n, 3, H, W) over the sources that see the pixel
+    (``seen`` (n, H, W)), as ``nanmedian`` gives it; the first source's colour where none does."""
+    hidden = torch.where(seen.unsqueeze(1), colors, torch.full_like(colors, float("inf")))
+    n = colors.shape[0]
+    if n in _SORTING_NETWORKS:  # a few minimum/maximum passes: much cheaper than a sort on a GPU
+        ranked = list(hidden.unbind(0))
+        for i, j in _SORTING_NETWORKS[n]:
+            ranked[i], ranked[j] = torch.minimum(ranked[i], ranked[j]), torch.maximum(ranked[i], ranked[j])
+        order = torch.stack(ranked)
+    else:
+        order = hidden.sort(dim=0).values
+    count = seen.sum(dim=0)
+    middle = ((count - 1).clamp(min=0) // 2).view(1, 1, *count.shape).expand(1, 3, *count.shape)
+    median = torch.gather(order, 0, middle)[0]
+    return torch.where(count.unsqueeze(0) > 0, median, colors[0])
+
+
 class DepthRenderer(BaseRenderer):
     """Depth-sweep view synthesis from the 2–4 cameras nearest the view (see the module docstring)."""
 
@@ -198,7 +307,9 @@ class DepthRenderer(BaseRenderer):
         self.n_sources = max(2, int(sources or self.settings.sources))
         # The sweep runs in half precision on CUDA (grids stay float32); the blend in float32.
         self.sweep_dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        self._undistort: dict[tuple[str, int, int], tuple[CameraModel, torch.Tensor]] = {}
+        self._undistort: dict[tuple[tuple[str, int, int], ...], tuple[list[CameraModel], torch.Tensor | None]] = {}
+        self._projections: dict[tuple[tuple[str, int, int], ...], Projection] = {}
+        self._photo_cost = photo_cost
         #: Clean plates of the cameras; with them the players are placed by their silhouettes (see
         #: ``place_players``). Swapped whole by the engine when it rebuilds them.
         self.background: BackgroundPlates | None = None
@@ -215,10 +326,25 @@ class DepthRenderer(BaseRenderer):
         depth = self.estimate_depth(target, srcs, levels=levels)
         plates = self.background
         if plates is not None and all(name in plates for name in self.names(idx)):
-            masks = {name: plates.foreground(name, images[name]) for name in self.names(idx)}
+            names = self.names(idx)
+            masks = self.memo("masks", [images[n] for n in names], lambda: self._foregrounds(plates, names, images, srcs))
             depth = self.place_players(levels[-1], depth, masks)
         sampled = self.sample_at(target, srcs, depth, rays=levels[-1].rays)  # the finest level is the target
         return self.blend(target, s, idx, srcs, sampled)
+
+    def _foregrounds(
+        self,
+        plates: BackgroundPlates,
+        names: list[str],
+        images: Mapping[str, np.ndarray],
+        srcs: list[tuple[CameraModel, torch.Tensor]],
+    ) -> dict[str, np.ndarray | torch.Tensor]:
+        """The sources' foreground masks: on the GPU from their uploaded images, on a CPU with OpenCV."""
+        if self.device.type == "cpu":
+            return {name: plates.foreground(name, images[name]) for name in names}
+        whole = stacked([img for _, img in srcs])
+        rgb = whole if whole is not None else torch.cat([img[:, :3] for _, img in srcs])
+        return dict(zip(names, plates.foregrounds(names, rgb)))
 
     # --- depth ----------------------------------------------------------------------------------
 
@@ -230,23 +356,25 @@ class DepthRenderer(BaseRenderer):
     ) -> list[Level]:
         """Coarse to fine levels; sources are area-averaged from the level below (float16 on CUDA)."""
         levels: list[Level] = []
-        imgs = [img for _, img in srcs]
+        whole = stacked([img for _, img in srcs])
+        imgs: torch.Tensor | list[torch.Tensor] = whole if whole is not None else [img for _, img in srcs]
         ref = reference
         for factor in reversed(_factors(target.width, self.settings.coarse_width)):
             w, h = max(round(target.width / factor), 1), max(round(target.height / factor), 1)
             dtype = self.sweep_dtype if w <= _FP16_MAX_WIDTH else torch.float32
             cam_l = target if factor == 1 else target.scaled(w, h)
-            lvl_srcs = []
-            for k, (cam, _) in enumerate(srcs):
-                sw, sh = max(round(cam.width / factor), 1), max(round(cam.height / factor), 1)
-                if imgs[k].shape[-2:] != (sh, sw):
-                    imgs[k] = F.interpolate(imgs[k], size=(sh, sw), mode="area")
-                lvl_srcs.append(self._pinhole(self.source_camera(cam.name, sw, sh), imgs[k], dtype))
+            sizes = [(max(round(cam.width / factor), 1), max(round(cam.height / factor), 1)) for cam, _ in srcs]
+            imgs = _area(imgs, sizes)
+            cams = [self.source_camera(cam.name, sw, sh) for (cam, _), (sw, sh) in zip(srcs, sizes)]
+            pinholes, undistorted = self._pinhole(cams, imgs, dtype)
+            stack = undistorted if isinstance(undistorted, torch.Tensor) else None
+            lvl_srcs = list(zip(pinholes, stack.split(1) if stack is not None else undistorted))
             if ref is not None and ref.shape[-2:] != (h, w):
                 ref = F.interpolate(ref, size=(h, w), mode="area")
             rays = view_rays(cam_l, self.pixels(w, h, self.device))
             ground = ground_depth(cam_l, rays) if self.ground_plane else torch.full((h, w), float("inf"), device=self.device)
-            levels.append(Level(factor, cam_l, lvl_srcs, rays, ground, None if ref is None else ref.to(dtype)))
+            ref_l = None if ref is None else ref.to(dtype)
+            levels.append(Level(factor, cam_l, lvl_srcs, rays, ground, ref_l, self.projection(pinholes), stack))
         return levels[::-1]  # coarsest first
 
     def depth_map(
@@ -263,20 +391,39 @@ class DepthRenderer(BaseRenderer):
         known = torch.isfinite(depth) & (cost[0] < 0.5 * self.settings.truncate)
         return torch.where(known, depth, torch.full_like(depth, float("nan"))).cpu().numpy().astype(np.float32)
 
-    def _pinhole(self, cam: CameraModel, image: torch.Tensor, dtype: torch.dtype) -> tuple[CameraModel, torch.Tensor]:
-        """A distorted source undistorted into a pinhole camera with the same K (the sweep's hot path
-        then needs no distortion polynomial per hypothesis); the undistortion grid is made once."""
-        if not cam.has_distortion:
-            return cam, image.to(dtype)
-        key = (cam.name, cam.width, cam.height)
+    def projection(self, cams: list[CameraModel]) -> Projection:
+        """The batched projection of ``cams`` (cached by their names and sizes)."""
+        key = tuple((cam.name, cam.width, cam.height) for cam in cams)
+        if key not in self._projections:
+            self._projections[key] = Projection.of(cams, self.device)
+        return self._projections[key]
+
+    def _pinhole(
+        self, cams: list[CameraModel], images: torch.Tensor | list[torch.Tensor], dtype: torch.dtype
+    ) -> tuple[list[CameraModel], torch.Tensor | list[torch.Tensor]]:
+        """Distorted sources undistorted into pinhole cameras with the same K (the sweep's hot path then
+        needs no distortion polynomial per hypothesis), all in one resampling; the grids are made once.
+        ``images``: (n, C, H, W) or a list of (1, C, H, W); returned in the same form."""
+        key = tuple((cam.name, cam.width, cam.height) for cam in cams)
         if key not in self._undistort:
-            pix = self.pixels(cam.width, cam.height, self.device)
-            normalized = pix @ torch.tensor(np.linalg.inv(cam.K).T, dtype=torch.float32, device=self.device)
-            grid, _ = self.tensors(cam).grid_along(normalized, None, None)
-            pinhole = CameraModel(f"{cam.name}|pinhole", cam.width, cam.height, cam.K, cam.R, cam.t)
-            self._undistort[key] = (pinhole, grid.unsqueeze(0))
-        pinhole, grid = self._undistort[key]
-        return pinhole, sample(image, grid).to(dtype)
+            if not any(cam.has_distortion for cam in cams):
+                self._undistort[key] = (cams, None)
+            else:
+                grids = []
+                for cam in cams:  # an undistorted camera's grid is the identity: it samples its pixels exactly
+                    pix = self.pixels(cam.width, cam.height, self.device)
+                    normalized = pix @ torch.tensor(np.linalg.inv(cam.K).T, dtype=torch.float32, device=self.device)
+                    grids.append(self.tensors(cam).grid_along(normalized, None, None)[0].unsqueeze(0))
+                pinholes = [CameraModel(f"{cam.name}|pinhole", cam.width, cam.height, cam.K, cam.R, cam.t) for cam in cams]
+                self._undistort[key] = (pinholes, torch.cat(grids) if stacked(grids) is not None else grids)  # type: ignore[assignment]
+        pinholes, grid = self._undistort[key]
+        if grid is None:
+            return pinholes, images.to(dtype) if isinstance(images, torch.Tensor) else [img.to(dtype) for img in images]
+        if isinstance(images, torch.Tensor) and isinstance(grid, torch.Tensor):
+            return pinholes, _resample(images, grid).to(dtype)
+        grids = grid.split(1) if isinstance(grid, torch.Tensor) else grid
+        imgs = images.split(1) if isinstance(images, torch.Tensor) else images
+        return pinholes, [_resample(img, g).to(dtype) for img, g in zip(imgs, grids)]
 
     def estimate_depth(
         self,
@@ -371,7 +518,7 @@ class DepthRenderer(BaseRenderer):
             depth = torch.where(in_group, refined, depth)
         return depth, best_cost[0]
 
-    def place_players(self, lvl: Level, depth: torch.Tensor, masks: Mapping[str, np.ndarray]) -> torch.Tensor:
+    def place_players(self, lvl: Level, depth: torch.Tensor, masks: Mapping[str, np.ndarray | torch.Tensor]) -> torch.Tensor:
         """``depth`` with the players put where their silhouettes say, at ``lvl`` (the full-size level).
 
         ``masks``: each source's foreground by camera name ((H, W) float32, 1 = not the plate); the
@@ -385,17 +532,20 @@ class DepthRenderer(BaseRenderer):
         rough = self._standing(lvl, every=3)
         if rough is None:
             return depth
-        silhouettes = []
-        for name, mask in masks.items():
-            m = torch.as_tensor(mask, device=self.device)
-            two = torch.stack([m, torch.ones_like(m)]).unsqueeze(0)  # the mask and "in frame"
-            silhouettes.append(self._pinhole(self.source_camera(name, m.shape[1], m.shape[0]), two, torch.float32))
+        names = [cam.name.removesuffix("|pinhole") for cam, _ in lvl.srcs]
+        if list(masks) != names or any(tuple(masks[n].shape) != tuple(img.shape[-2:]) for n, (_, img) in zip(names, lvl.srcs)):
+            raise ValueError(f"place_players needs a mask of each of {names}, in order, at the level's size")
+        m = torch.stack([torch.as_tensor(masks[name]).to(self.device, torch.float32) for name in names])
+        two = torch.stack([m, torch.ones_like(m)], dim=1)  # each mask and "in frame"
+        cams = [self.source_camera(name, m.shape[2], m.shape[1]) for name in names]
+        silhouettes = self._pinhole(cams, two, torch.float32)[1]
+        silhouettes = silhouettes if isinstance(silhouettes, torch.Tensor) else torch.cat(silhouettes)
         # The hull test, cheaply: first every third depth against the first source's silhouette grown
         # by a few pixels (the depths skipped lie within that), over the whole picture; then every
         # depth against every silhouette, only where that left one standing (a few per cent).
-        m0, k = silhouettes[0][1], 2 * _PREFILTER_GROW + 1
+        m0, k = silhouettes[:1], 2 * _PREFILTER_GROW + 1
         grown = F.max_pool2d(F.max_pool2d(m0[:, :1], (1, k), 1, (0, _PREFILTER_GROW)), (k, 1), 1, (_PREFILTER_GROW, 0))
-        inside, _ = self._silhouettes(lvl, [(silhouettes[0][0], torch.cat([grown, m0[:, 1:]], 1))], rough)
+        inside, _ = self._silhouettes(lvl, torch.cat([grown, m0[:, 1:]], 1), rough, first=1)
         ys, xs = inside.any(dim=0).nonzero(as_tuple=True)
         if len(ys) == 0:
             return depth
@@ -425,17 +575,15 @@ class DepthRenderer(BaseRenderer):
         return out
 
     def _silhouettes(
-        self, lvl: Level, silhouettes: list[tuple[CameraModel, torch.Tensor]], hyp: torch.Tensor
+        self, lvl: Level, silhouettes: torch.Tensor, hyp: torch.Tensor, first: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """For each depth of ``hyp`` (K, h, w): whether its point is foreground in every one of
-        ``silhouettes`` that has it in frame (bool), and how many have it in frame."""
-        inside_all = torch.ones_like(hyp, dtype=torch.bool)
-        seen = torch.zeros_like(hyp)
-        for smp, _, _ in self._warp(lvl.target, lvl.rays, silhouettes, hyp):
-            in_frame = smp[:, 1] > 0.5
-            inside_all &= ~in_frame | (smp[:, 0] > 0.5)
-            seen += in_frame.to(seen.dtype)
-        return inside_all, seen
+        ``silhouettes`` ((n, 2, H, W): mask and "in frame" of the level's sources, undistorted; or of
+        its ``first`` ones) that has it in frame (bool), and how many have it in frame."""
+        smp, _, _ = self._warp(lvl, hyp, silhouettes, first=first)
+        in_frame = smp[:, 1] > 0.5
+        inside_all = (~in_frame | (smp[:, 0] > 0.5)).all(dim=0)
+        return inside_all, in_frame.sum(dim=0).to(hyp.dtype)
 
     def _most_consistent(self, lvl: Level, hyp: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per pixel, the allowed depth of ``hyp`` (K, h, w) with the lowest photo-consistency cost (no
@@ -548,23 +696,17 @@ class DepthRenderer(BaseRenderer):
         return torch.cat([first.unsqueeze(0), rest])
 
     def _warp(
-        self,
-        lvl_target: CameraModel,
-        rays: torch.Tensor,
-        srcs: list[tuple[CameraModel, torch.Tensor]],
-        hyp: torch.Tensor,
-    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Every source sampled at every hypothesis: ((K, C, h, w) samples, (K, h, w) depth, grid)."""
-        C = torch.tensor(lvl_target.center, dtype=torch.float32, device=self.device)
+        self, lvl: Level, hyp: torch.Tensor, images: torch.Tensor | None = None, first: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The level's sources (or ``images`` of them, (n, C, H, W)) sampled at every hypothesis of ``hyp``
+        (K, h, w): (n, C, K, h, w) samples, (n, K, h, w) depths in the sources, (n, K, h, w, 2) grids.
+        ``first``: only the first few sources."""
+        a, o = lvl.folded
+        if first is not None:
+            a, o = a[:first], o[:first]
         z = torch.where(torch.isfinite(hyp), hyp, torch.full_like(hyp, self.far * 1e3))
-        out = []
-        for cam, img in srcs:
-            ct: CameraTensors = self.tensors(cam)
-            a = rays @ ct.R.T  # (h, w, 3): ray directions in the source frame
-            o = ct.R @ C + ct.t  # the target centre in the source frame
-            grid, zsrc = ct.grid_along(a, o, z)
-            out.append((sample(img, grid), zsrc, grid))
-        return out
+        grid, zsrc = lvl.proj.grid(a, o, z)
+        return sample_many(images if images is not None else lvl.images, grid), zsrc, grid
 
     def _cost(self, lvl: Level, hyp: torch.Tensor, radius: int | None = None) -> torch.Tensor:
         """(K, h, w) occlusion-robust photo-consistency cost of each hypothesis (float32).
@@ -575,44 +717,15 @@ class DepthRenderer(BaseRenderer):
         source that disagrees most is left out, per pixel and hypothesis, where that lowers the cost (it
         is probably occluded there). Sums are kept per source (each pair counted for both of its
         sources), so every leave-one-out combination costs one subtraction; one box filter follows.
+        All sources and pairs at once: a few dozen tensor operations whatever the number of sources.
         """
-        warped = self._warp(lvl.target, lvl.rays, lvl.srcs, hyp)
-        cols = [smp[:, :3] for smp, _, _ in warped]
-        valid = [(smp[:, 3] > 0.5).to(smp.dtype) for smp, _, _ in warped]
+        a, o = lvl.folded
+        z = torch.where(torch.isfinite(hyp), hyp, torch.full_like(hyp, self.far * 1e3))
+        cost, support = self._photo_cost(lvl.images, a, o, z, lvl.reference, self.settings.truncate)
         tau = self.settings.truncate
-        n = len(cols)
-        num: list[torch.Tensor] = [torch.zeros_like(valid[0]) for _ in range(n)]
-        den: list[torch.Tensor] = [torch.zeros_like(valid[0]) for _ in range(n)]
-        if lvl.reference is not None:
-            for j in range(n):
-                num[j] = (lvl.reference - cols[j]).abs().mean(dim=1).clamp_(max=tau) * valid[j]
-                den[j] = valid[j]
-            shared = 1.0  # each term belongs to one source
-        else:
-            for j, k in itertools.combinations(range(n), 2):
-                ok = valid[j] * valid[k]
-                diff = (cols[j] - cols[k]).abs().mean(dim=1).clamp_(max=tau) * ok
-                num[j] = num[j] + diff
-                num[k] = num[k] + diff
-                den[j] = den[j] + ok
-                den[k] = den[k] + ok
-            shared = 0.5  # each pair was added to both of its sources
+        has = (support > 0.5).to(cost.dtype)
         if radius is None:
             radius = self._radius(lvl)
-        total_num = torch.stack(num).sum(0) * shared
-        total_den = torch.stack(den).sum(0) * shared
-        cost = total_num / total_den.clamp(min=1e-6)
-        support = total_den
-        if n >= 3 or (lvl.reference is not None and n >= 2):
-            # Per pixel and hypothesis, leave out the source that disagrees most where that lowers the
-            # cost (it is probably occluded there); then average over the window.
-            for j in range(n):
-                rest_den = total_den - den[j]
-                rest = (total_num - num[j]) / rest_den.clamp(min=1e-6)
-                better = (rest_den > 0.5) & (rest < cost)
-                cost = torch.where(better, rest, cost)
-                support = torch.where(better, rest_den, support)
-        has = (support > 0.5).to(cost.dtype)
         agg = box_filter(torch.stack([cost * has, has], dim=1).float(), radius)
         return torch.where(agg[:, 1] > 0.05, agg[:, 0] / agg[:, 1].clamp(min=1e-6), torch.full_like(agg[:, 0], tau))
 
@@ -631,37 +744,37 @@ class DepthRenderer(BaseRenderer):
         """
         if rays is None:
             rays = view_rays(target, self.pixels(target.width, target.height, self.device))
-        warped = self._warp(target, rays, srcs, depth.unsqueeze(0))
-        smp = torch.cat([x for x, _, _ in warped]).float()
+        proj = self.projection([cam for cam, _ in srcs])
+        a, o = proj.fold(rays, torch.tensor(target.center, dtype=torch.float32, device=self.device))
+        z = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, self.far * 1e3)).unsqueeze(0)
+        grid, zsrc = proj.grid(a, o, z)
+        smp = sample_many([img for _, img in srcs], grid)[:, :, 0].float()
         alpha = smp[:, 3]
-        return Sampled(
-            colors=smp[:, :3] / alpha.clamp(min=1e-3).unsqueeze(1),
-            alpha=alpha,
-            zsrc=torch.cat([z for _, z, _ in warped]),
-            grids=torch.cat([g for _, _, g in warped]),
-        )
+        return Sampled(colors=smp[:, :3] / alpha.clamp(min=1e-3).unsqueeze(1), alpha=alpha, zsrc=zsrc[:, 0], grids=grid[:, 0])
 
     def visibility(self, target: CameraModel, srcs: list[tuple[CameraModel, torch.Tensor]], sampled: Sampled) -> torch.Tensor:
         """(n, H, W) bool: whether each source sees the target's point (not hidden behind another one).
 
-        The target's points are splatted into each source's z-buffer (nearest depth per source pixel);
-        a point is visible when it is within 3 % of the nearest depth at its pixel.
+        The target's points are splatted into each source's z-buffer (nearest depth per source pixel),
+        all sources' buffers end to end in one; a point is visible when it is within 3 % of the nearest
+        depth at its pixel.
         """
-        vis = []
-        for j, (cam, _) in enumerate(srcs):
-            ok = sampled.alpha[j] > 0.5
-            if np.linalg.norm(cam.center - target.center) < 1e-6:
-                vis.append(ok)  # the same centre: nothing the target sees can be hidden from it
-                continue
-            grid, z = sampled.grids[j], sampled.zsrc[j]
-            px = ((grid[..., 0] + 1) * (0.5 * (cam.width - 1))).round_().long().clamp_(0, cam.width - 1)
-            py = ((grid[..., 1] + 1) * (0.5 * (cam.height - 1))).round_().long().clamp_(0, cam.height - 1)
-            flat = (py * cam.width + px).reshape(-1)
-            zz = torch.where(ok, z, torch.full_like(z, float("inf"))).reshape(-1)
-            zbuf = torch.full((cam.width * cam.height,), float("inf"), device=self.device)
-            zbuf.scatter_reduce_(0, flat, zz, reduce="amin", include_self=True)
-            vis.append((zz <= zbuf[flat] * 1.03).view_as(ok) & ok)
-        return torch.stack(vis)
+        n, dev = len(srcs), self.device
+        ok = sampled.alpha > 0.5
+        w = torch.tensor([cam.width for cam, _ in srcs], device=dev).view(n, 1, 1)
+        h = torch.tensor([cam.height for cam, _ in srcs], device=dev).view(n, 1, 1)
+        start = torch.cumsum(w * h, 0) - w * h  # where each source's buffer begins
+        grid, z = sampled.grids, sampled.zsrc
+        px = torch.minimum(((grid[..., 0] + 1) * (0.5 * (w - 1))).round_().long().clamp_(min=0), w - 1)
+        py = torch.minimum(((grid[..., 1] + 1) * (0.5 * (h - 1))).round_().long().clamp_(min=0), h - 1)
+        flat = (start + py * w + px).reshape(-1)
+        zz = torch.where(ok, z, torch.full_like(z, float("inf"))).reshape(-1)
+        zbuf = torch.full((int(sum(cam.width * cam.height for cam, _ in srcs)),), float("inf"), device=dev)
+        zbuf.scatter_reduce_(0, flat, zz, reduce="amin", include_self=True)
+        vis = (zz <= zbuf[flat] * 1.03).view_as(ok) & ok
+        # A source at the target's centre: nothing the target sees can be hidden from it.
+        same = torch.tensor([bool(np.linalg.norm(cam.center - target.center) < 1e-6) for cam, _ in srcs], device=dev)
+        return torch.where(same.view(n, 1, 1), ok, vis)
 
     def blend(
         self,
@@ -683,9 +796,7 @@ class DepthRenderer(BaseRenderer):
             # Photometric visibility on top of the geometric one: a source whose colour is far from the
             # median of the visible sources (hidden by something the depth missed) counts less.
             cols = sampled.colors
-            seen = torch.where(vis.unsqueeze(1) > 0.5, cols, torch.full_like(cols, float("nan")))
-            median = seen.nanmedian(dim=0).values
-            median = torch.where(torch.isnan(median), cols[0], median)
+            median = _lower_median(cols, vis > 0.5)
             agree = torch.exp(-(((cols - median.unsqueeze(0)).abs().mean(dim=1) / sigma) ** 2))
             weighed = w * agree
             w = torch.where(weighed.sum(0, keepdim=True) > 1e-3, weighed, w)
