@@ -77,6 +77,7 @@ class ChannelStatus:
     frames_out: int
     repeated: int
     late: int
+    held: int = 0  # ticks that held the picture: a move rendering ahead, a still's new view rendering
 
 
 @dataclass
@@ -695,7 +696,10 @@ class Engine:
             frame = self._frame_for(chan, t)
             if frame is None and chan.last_frame is not None:
                 frame = chan.last_frame
-                chan.repeated += 1
+                if t.state != "LIVE" and t.speed == 0 and t.move is None:
+                    chan.held += 1  # a still whose new view is still rendering: the picture was still anyway
+                else:
+                    chan.repeated += 1
         black = frame is None
         if frame is None:
             # Nothing recorded yet and nothing shown before: video black, as any replay server gives.
@@ -766,6 +770,7 @@ class Engine:
         future = chan.renders.get(key)
         if future is None or not future.done():
             chan.late += 1
+            log.debug("%s: the render of slot %d at s = %g was not ready in time", chan.transport.name, t.slot, s)
             return None
         try:
             uyvy = future.result()
@@ -913,6 +918,7 @@ class Engine:
             frames_out=chan.frames_out,
             repeated=chan.repeated,
             late=chan.late,
+            held=chan.held,
         )
 
     def _publish(self, slot: int) -> None:
