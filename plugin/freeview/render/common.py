@@ -6,6 +6,8 @@ Everything here is device-generic: the same code runs on the CPU and on CUDA. Sa
 
 from __future__ import annotations
 
+import ctypes
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -15,6 +17,20 @@ import torch.nn.functional as F
 
 from plugin.errors import RenderError
 from plugin.freeview.camera import CameraModel
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Let the C allocator keep big freed blocks for reuse (glibc: no mmap below 256 MB, no trimming
+    below 1 GB), once per process; False where that is not glibc. The CPU depth sweep frees and
+    allocates tens of megabytes per step: handed back to the system and faulted in again each time,
+    they cost a fifth of a 640x360 frame (677 -> 545 ms measured with clean plates)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    return bool(libc.mallopt(m_mmap_threshold, 256 << 20)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
 
 
 def resolve_device(device: str) -> torch.device:

@@ -45,6 +45,7 @@ from plugin.freeview.render.common import (
     Projection,
     box_filter,
     ground_depth,
+    keep_freed_memory,
     pinhole_grid,
     sample_many,
     stacked,
@@ -93,6 +94,9 @@ _STANDING_REACH = 0.2
 #: Pixels the first source's silhouette is grown by to find, from every third standing depth, where
 #: any might pass (the ratio 1.1^3 ~ 1.33 between them moves a point a few pixels in a source).
 _PREFILTER_GROW = 6
+#: The prefilter looks at every ``_PREFILTER_STRIDE``-th row and column, and passes on the pixels of the
+#: blocks around those that pass (a player is several pixels wide; the grown silhouette covers the gap).
+_PREFILTER_STRIDE = 2
 #: Feet are looked for at rows this ratio apart below a pixel: 10 %, close enough for a thin limb.
 _STANDING_RATIO = 1.1
 #: Walls at the pitch's edge (``_at_the_pitch_edge``): tried at levels of 1/4 size and finer, up to this
@@ -307,6 +311,8 @@ class DepthRenderer(BaseRenderer):
         self.n_sources = max(2, int(sources or self.settings.sources))
         # The sweep runs in half precision on CUDA (grids stay float32); the blend in float32.
         self.sweep_dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self._undistort: dict[tuple[tuple[str, int, int], ...], tuple[list[CameraModel], torch.Tensor | None]] = {}
         self._projections: dict[tuple[tuple[str, int, int], ...], Projection] = {}
         self._photo_cost = photo_cost
@@ -529,7 +535,11 @@ class DepthRenderer(BaseRenderer):
         Among those the most photo-consistent one wins, judged per pixel (a box window straddles the
         player's edge). Pixels with no such depth keep the sweep's.
         """
-        rough = self._standing(lvl, every=3)
+        # The prefilter runs on every other row and column (``_PREFILTER_STRIDE``).
+        fa, fo = lvl.folded
+        st = _PREFILTER_STRIDE
+        coarse = lvl._cut(lvl.rays[::st, ::st], lvl.ground[::st, ::st], None, fa[:, ::st, ::st], fo)
+        rough = self._standing(coarse, every=3)
         if rough is None:
             return depth
         names = [cam.name.removesuffix("|pinhole") for cam, _ in lvl.srcs]
@@ -545,8 +555,11 @@ class DepthRenderer(BaseRenderer):
         # depth against every silhouette, only where that left one standing (a few per cent).
         m0, k = silhouettes[:1], 2 * _PREFILTER_GROW + 1
         grown = F.max_pool2d(F.max_pool2d(m0[:, :1], (1, k), 1, (0, _PREFILTER_GROW)), (k, 1), 1, (_PREFILTER_GROW, 0))
-        inside, _ = self._silhouettes(lvl, torch.cat([grown, m0[:, 1:]], 1), rough, first=1)
-        ys, xs = inside.any(dim=0).nonzero(as_tuple=True)
+        inside, _ = self._silhouettes(coarse, torch.cat([grown, m0[:, 1:]], 1), rough, first=1)
+        near = F.max_pool2d(inside.any(dim=0)[None, None].float(), 3, stride=1, padding=1)  # and next to one
+        h, w = lvl.ground.shape
+        full = near.repeat_interleave(st, dim=2).repeat_interleave(st, dim=3)[0, 0, :h, :w]
+        ys, xs = full.nonzero(as_tuple=True)
         if len(ys) == 0:
             return depth
         sub = lvl.pixels(ys, xs)
