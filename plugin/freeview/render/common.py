@@ -208,17 +208,12 @@ class Projection:
         """Grids (n, K, h, w, 2) and depths z_cam (n, K, h, w) in each camera of the points at depths
         ``z`` (K, h, w) along the rays that ``fold`` made ``a`` and ``o`` of. The depth sweep's hot path:
         three multiply-adds, a reciprocal and two multiplies per hypothesis and camera (no distortion)."""
+        normalized, Z = pinhole_grid(a, o, z)  # with distortion, fold left K out: normalised coordinates
         if self.dist is None:
-            return pinhole_grid(a, o, z)
+            return normalized, Z
         n = a.shape[0]
-        o = o.view(n, 1, 1, 1, 3)
-        a = a.unsqueeze(1)
-        X = torch.addcmul(o[..., 0], z, a[..., 0])
-        Y = torch.addcmul(o[..., 1], z, a[..., 1])
-        Z = torch.addcmul(o[..., 2], z, a[..., 2])
-        inv = torch.reciprocal(Z.clamp(min=1e-6))
-        out = torch.empty((*Z.shape, 2), dtype=Z.dtype, device=Z.device)
-        x, y = X * inv, Y * inv
+        x, y = normalized[..., 0], normalized[..., 1]
+        out = torch.empty_like(normalized)
         k1, k2, p1, p2, k3 = (self.dist[:, i].view(n, 1, 1, 1) for i in range(5))
         r2 = x * x + y * y
         radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
