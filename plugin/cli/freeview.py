@@ -158,7 +158,7 @@ def run_depth(args: argparse.Namespace) -> int:
     import torch
 
     from plugin.freeview.render import DepthRenderer
-    from plugin.freeview.render.common import image_tensor
+    from plugin.freeview.render.common import image_stack
 
     rig = _load_rig(args.rig)
     target = rig.camera(args.target)
@@ -172,7 +172,7 @@ def run_depth(args: argparse.Namespace) -> int:
     images = _images(rig, [*names, target.name])
     with torch.inference_mode():
         srcs = renderer.load(images, names, alpha=True)
-        reference = image_tensor(images[target.name], renderer.device)
+        reference = image_stack([images[target.name]], renderer.device)
         depth = renderer.depth_map(target, srcs, reference)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, depth)

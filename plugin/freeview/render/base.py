@@ -12,11 +12,10 @@ from plugin.errors import RenderError
 from plugin.freeview.camera import CameraModel, look_at_rotation
 from plugin.freeview.path import VirtualView
 from plugin.freeview.render.common import (
-    CameraTensors,
     PixelGrid,
+    Projection,
     check_images,
     image_stack,
-    image_tensor,
     resolve_device,
     to_uint8,
     view_rays,
@@ -59,7 +58,7 @@ class BaseRenderer:
         self.ground_plane = ground_plane
         self.pixels = PixelGrid()
         self._cams: dict[tuple[str, int, int], CameraModel] = {}
-        self._tensors: dict[tuple[str, int, int], CameraTensors] = {}
+        self._projections: dict[tuple[tuple[str, int, int], ...], Projection] = {}
         self._memos: dict[Hashable, tuple[list[np.ndarray], Any]] = {}
 
     # --- the interface the engine calls -------------------------------------------------------
@@ -96,12 +95,12 @@ class BaseRenderer:
             self._cams[key] = cam if (cam.width, cam.height) == (width, height) else cam.scaled(width, height)
         return self._cams[key]
 
-    def tensors(self, cam: CameraModel) -> CameraTensors:
-        """Projection constants of a rig camera on this renderer's device (cached by name and size)."""
-        key = (cam.name, cam.width, cam.height)
-        if key not in self._tensors:
-            self._tensors[key] = CameraTensors.of(cam, self.device)
-        return self._tensors[key]
+    def projection(self, cams: list[CameraModel]) -> Projection:
+        """The batched projection of ``cams`` on this renderer's device (cached by their names and sizes)."""
+        key = tuple((cam.name, cam.width, cam.height) for cam in cams)
+        if key not in self._projections:
+            self._projections[key] = Projection.of(cams, self.device)
+        return self._projections[key]
 
     def load(
         self,
@@ -136,7 +135,7 @@ class BaseRenderer:
             # One size: the slices of one (n, C, H, W) tensor, which the renderers use whole (``stacked``).
             stack = image_stack([images[name] for name in names], self.device, dtype, alpha=alpha)
             return [(cam, stack[k : k + 1]) for k, cam in enumerate(cams)]
-        return [(cam, image_tensor(images[name], self.device, dtype, alpha=alpha)) for cam, name in zip(cams, names)]
+        return [(cam, image_stack([images[name]], self.device, dtype, alpha=alpha)) for cam, name in zip(cams, names)]
 
     def reaimed_camera(self, source: CameraModel, target: CameraModel, pivot: np.ndarray) -> CameraModel:
         """``source`` re-aimed at the pivot: its own centre, looking at the pivot with a level horizon, with
@@ -156,5 +155,5 @@ class BaseRenderer:
         """Sampling grid (1, H, W, 2) that re-aims ``source``'s image to ``target`` (same centre):
         the rotation homography H = K_t R_t R_s^T K_s^-1, with ``source``'s distortion applied."""
         rays = view_rays(target, self.pixels(target.width, target.height, self.device))  # world frame
-        grid, _ = self.tensors(source).grid_along(rays @ self.tensors(source).R.T, None, None)
-        return grid.unsqueeze(0)
+        proj = self.projection([source])
+        return proj.points(rays @ proj.R[0].T)

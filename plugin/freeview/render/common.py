@@ -44,27 +44,12 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def image_tensor(
-    image: np.ndarray, device: torch.device, dtype: torch.dtype = torch.float32, *, alpha: bool = False
-) -> torch.Tensor:
-    """(H, W, 3) uint8 RGB -> (1, 3, H, W) in [0, 1] on ``device``; with ``alpha`` (1, 4, H, W), alpha = 1.
-
-    Sampled with zero padding, the alpha channel says how much of a sample came from inside the frame.
-    """
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise RenderError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
-    t = torch.from_numpy(np.ascontiguousarray(image)).to(device, non_blocking=True)
-    rgb = t.permute(2, 0, 1).unsqueeze(0).to(dtype).div_(255.0)
-    if not alpha:
-        return rgb
-    return torch.cat([rgb, torch.ones_like(rgb[:, :1])], dim=1)
-
-
 def image_stack(
     images: list[np.ndarray], device: torch.device, dtype: torch.dtype = torch.float32, *, alpha: bool = False
 ) -> torch.Tensor:
     """n (H, W, 3) uint8 RGB images of one size -> (n, 3 or 4, H, W) in [0, 1] on ``device``: the bytes
-    travel as they are and are converted there, in one pass (alpha = 1 with ``alpha``)."""
+    travel as they are and are converted there, in one pass. With ``alpha`` a fourth channel of 1:
+    sampled with zero padding, it says how much of a sample came from inside the frame."""
     for image in images:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise RenderError(f"expected an (H, W, 3) uint8 RGB image, got {image.shape} {image.dtype}")
@@ -108,72 +93,6 @@ def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
 
 
 @dataclass(frozen=True)
-class CameraTensors:
-    """One camera's projection constants on a device, with K folded into grid_sample's [-1, 1] frame."""
-
-    R: torch.Tensor  # (3, 3) world -> camera
-    t: torch.Tensor  # (3,)
-    A: tuple[float, float, float, float, float]  # normalised coords -> grid: ax, skew, bx, ay, by
-    dist: tuple[float, float, float, float, float] | None
-
-    @classmethod
-    def of(cls, cam: CameraModel, device: torch.device) -> CameraTensors:
-        # grid = 2 * pixel / (size - 1) - 1 (align_corners=True: pixel centres at integer coordinates).
-        N = np.array([[2.0 / max(cam.width - 1, 1), 0.0, -1.0], [0.0, 2.0 / max(cam.height - 1, 1), -1.0]])
-        NK = N @ cam.K
-        dist = tuple(float(v) for v in cam.dist) if cam.has_distortion else None
-        return cls(
-            R=torch.tensor(cam.R, dtype=torch.float32, device=device),
-            t=torch.tensor(cam.t, dtype=torch.float32, device=device),
-            A=(float(NK[0, 0]), float(NK[0, 1]), float(NK[0, 2]), float(NK[1, 1]), float(NK[1, 2])),
-            dist=dist,  # type: ignore[arg-type]
-        )
-
-    def grid_along(self, a: torch.Tensor, o: torch.Tensor | None, z: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Grid and depth of the points ``z * a + o`` (camera frame): a (h, w, 3), o (3,), z (K, h, w).
-
-        With ``o``/``z`` None, ``a`` holds the points themselves. The hot path of the depth sweep: for a
-        pinhole camera K is folded into ``a`` and ``o`` first (per pixel, not per hypothesis), so each
-        hypothesis costs three multiply-adds, a reciprocal and two multiplies.
-        """
-        ax, skew, bx, ay, by = self.A
-        if self.dist is None:
-            a = torch.stack(
-                [a[..., 0] * ax + a[..., 1] * skew + a[..., 2] * bx, a[..., 1] * ay + a[..., 2] * by, a[..., 2]],
-                dim=-1,
-            )
-            if o is not None:
-                o = torch.stack([o[0] * ax + o[1] * skew + o[2] * bx, o[1] * ay + o[2] * by, o[2]])
-        if z is None or o is None:
-            X, Y, Z = a[..., 0], a[..., 1], a[..., 2]
-        else:
-            X = torch.addcmul(o[0], z, a[..., 0])
-            Y = torch.addcmul(o[1], z, a[..., 1])
-            Z = torch.addcmul(o[2], z, a[..., 2])
-        # Behind the camera: Z clamps to a tiny positive number, which throws the point far outside.
-        inv = torch.reciprocal(Z.clamp(min=1e-6))
-        out = torch.empty((*Z.shape, 2), dtype=Z.dtype, device=Z.device)
-        if self.dist is None:
-            torch.mul(X, inv, out=out[..., 0])
-            torch.mul(Y, inv, out=out[..., 1])
-            return out, Z
-        x = X * inv
-        y = Y * inv
-        k1, k2, p1, p2, k3 = self.dist
-        r2 = x * x + y * y
-        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
-        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
-        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
-        # The distortion polynomial folds back far outside the frame: keep such points outside.
-        far = (r2 > 4.0) | (Z <= 1e-6)
-        gx = xd * ax + yd * skew + bx
-        gy = yd * ay + by
-        torch.where(far, torch.full_like(gx, 4.0), gx, out=out[..., 0])
-        torch.where(far, torch.full_like(gy, 4.0), gy, out=out[..., 1])
-        return out, Z
-
-
-@dataclass(frozen=True)
 class Projection:
     """Several cameras' projection constants, batched: a point on a ray of another camera -> each one's
     grid_sample coordinates, in one set of tensor operations for all of them."""
@@ -185,13 +104,16 @@ class Projection:
 
     @classmethod
     def of(cls, cams: list[CameraModel], device: torch.device) -> Projection:
-        each = [CameraTensors.of(cam, device) for cam in cams]
-        A = [[[ax, skew, bx], [0.0, ay, by], [0.0, 0.0, 1.0]] for ax, skew, bx, ay, by in (ct.A for ct in each)]
+        A = []
+        for cam in cams:
+            # grid = 2 * pixel / (size - 1) - 1 (align_corners=True: pixel centres at integer coordinates).
+            N = np.array([[2.0 / max(cam.width - 1, 1), 0.0, -1.0], [0.0, 2.0 / max(cam.height - 1, 1), -1.0], [0.0, 0.0, 1.0]])
+            A.append(N @ cam.K)
         distorted = any(cam.has_distortion for cam in cams)
         return cls(
-            R=torch.stack([ct.R for ct in each]),
-            t=torch.stack([ct.t for ct in each]),
-            A=torch.tensor(A, dtype=torch.float32, device=device),
+            R=torch.tensor(np.array([cam.R for cam in cams]), dtype=torch.float32, device=device),
+            t=torch.tensor(np.array([cam.t for cam in cams]), dtype=torch.float32, device=device),
+            A=torch.tensor(np.array(A), dtype=torch.float32, device=device),
             dist=torch.tensor(np.array([cam.dist for cam in cams], dtype=np.float32), device=device) if distorted else None,
         )
 
@@ -199,10 +121,19 @@ class Projection:
         """Per-pixel coefficients for ``grid``: the point ``center + z * rays`` (rays (h, w, 3)) is
         ``o + z * a`` in each camera, a (n, h, w, 3) and o (n, 3). Without distortion K is folded in, so
         the first two coordinates divided by the third are the grid straight away."""
-        M, o = self.R, self.R @ center + self.t
-        if self.dist is None:
-            M, o = self.A @ M, (self.A @ o.unsqueeze(-1)).squeeze(-1)
-        return torch.einsum("nij,hwj->nhwi", M, rays), o
+        return self._with_k(torch.einsum("nij,hwj->nhwi", self.R, rays), self.R @ center + self.t)
+
+    def points(self, points: torch.Tensor) -> torch.Tensor:
+        """Grids (n, h, w, 2) of points given in each camera's own frame, (n, h, w, 3) or (h, w, 3)."""
+        points = points.expand(self.R.shape[0], *points.shape[-3:])
+        a, o = self._with_k(points, torch.zeros_like(self.t))
+        return self.grid(a, o, torch.ones_like(points[0, ..., 0]).unsqueeze(0))[0][:, 0]
+
+    def _with_k(self, a: torch.Tensor, o: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``a`` and ``o`` with K folded in when no camera has distortion (``grid`` then only divides)."""
+        if self.dist is not None:
+            return a, o
+        return torch.einsum("nij,nhwj->nhwi", self.A, a), (self.A @ o.unsqueeze(-1)).squeeze(-1)
 
     def grid(self, a: torch.Tensor, o: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Grids (n, K, h, w, 2) and depths z_cam (n, K, h, w) in each camera of the points at depths

@@ -46,7 +46,6 @@ from plugin.freeview.render.common import (
     box_filter,
     ground_depth,
     keep_freed_memory,
-    pinhole_grid,
     sample_many,
     stacked,
     view_rays,
@@ -205,20 +204,10 @@ def _factors(width: int, coarse_width: int) -> list[int]:
     return out
 
 
-def photo_cost(
-    images: torch.Tensor | list[torch.Tensor],
-    a: torch.Tensor,
-    o: torch.Tensor,
-    z: torch.Tensor,
-    reference: torch.Tensor | None,
-    tau: float,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def photo_cost(smp: torch.Tensor, reference: torch.Tensor | None, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
     """The per-pixel part of ``DepthRenderer._cost``: each hypothesis's cost (K, h, w) before the window,
-    and its support (the pairs' weight behind it). ``images`` (n, C, H, W) or a list: pinhole sources
-    projected by ``Projection.fold``'s ``a``, ``o``; ``z`` (K, h, w) finite depths; ``reference`` the
-    target's own image or None. A free function of tensors: on CUDA the renderer compiles it."""
-    grid, _ = pinhole_grid(a, o, z)
-    smp = sample_many(images, grid)
+    and its support (the pairs' weight behind it), from the sources' samples ``smp`` (n, 4, K, h, w: RGB
+    and in-frame) and the target's own image ``reference`` (1, 3, h, w) or None."""
     cols = smp[:, :3]  # (n, 3, K, h, w)
     valid = (smp[:, 3] > 0.5).to(smp.dtype)  # (n, K, h, w)
     n = cols.shape[0]
@@ -314,8 +303,6 @@ class DepthRenderer(BaseRenderer):
         if self.device.type == "cpu":
             keep_freed_memory()
         self._undistort: dict[tuple[tuple[str, int, int], ...], tuple[list[CameraModel], torch.Tensor | None]] = {}
-        self._projections: dict[tuple[tuple[str, int, int], ...], Projection] = {}
-        self._photo_cost = photo_cost
         #: Clean plates of the cameras; with them the players are placed by their silhouettes (see
         #: ``place_players``). Swapped whole by the engine when it rebuilds them.
         self.background: BackgroundPlates | None = None
@@ -397,13 +384,6 @@ class DepthRenderer(BaseRenderer):
         known = torch.isfinite(depth) & (cost[0] < 0.5 * self.settings.truncate)
         return torch.where(known, depth, torch.full_like(depth, float("nan"))).cpu().numpy().astype(np.float32)
 
-    def projection(self, cams: list[CameraModel]) -> Projection:
-        """The batched projection of ``cams`` (cached by their names and sizes)."""
-        key = tuple((cam.name, cam.width, cam.height) for cam in cams)
-        if key not in self._projections:
-            self._projections[key] = Projection.of(cams, self.device)
-        return self._projections[key]
-
     def _pinhole(
         self, cams: list[CameraModel], images: torch.Tensor | list[torch.Tensor], dtype: torch.dtype
     ) -> tuple[list[CameraModel], torch.Tensor | list[torch.Tensor]]:
@@ -419,7 +399,7 @@ class DepthRenderer(BaseRenderer):
                 for cam in cams:  # an undistorted camera's grid is the identity: it samples its pixels exactly
                     pix = self.pixels(cam.width, cam.height, self.device)
                     normalized = pix @ torch.tensor(np.linalg.inv(cam.K).T, dtype=torch.float32, device=self.device)
-                    grids.append(self.tensors(cam).grid_along(normalized, None, None)[0].unsqueeze(0))
+                    grids.append(self.projection([cam]).points(normalized))
                 pinholes = [CameraModel(f"{cam.name}|pinhole", cam.width, cam.height, cam.K, cam.R, cam.t) for cam in cams]
                 self._undistort[key] = (pinholes, torch.cat(grids) if stacked(grids) is not None else grids)  # type: ignore[assignment]
         pinholes, grid = self._undistort[key]
@@ -708,6 +688,10 @@ class DepthRenderer(BaseRenderer):
         rest = torch.where(below, torch.full_like(cost[1:], big), cost[1:])
         return torch.cat([first.unsqueeze(0), rest])
 
+    def _finite(self, depth: torch.Tensor) -> torch.Tensor:
+        """``depth`` with no depth (inf: the sky) put a thousand times beyond ``far``."""
+        return torch.where(torch.isfinite(depth), depth, torch.full_like(depth, self.far * 1e3))
+
     def _warp(
         self, lvl: Level, hyp: torch.Tensor, images: torch.Tensor | None = None, first: int | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -717,8 +701,7 @@ class DepthRenderer(BaseRenderer):
         a, o = lvl.folded
         if first is not None:
             a, o = a[:first], o[:first]
-        z = torch.where(torch.isfinite(hyp), hyp, torch.full_like(hyp, self.far * 1e3))
-        grid, zsrc = lvl.proj.grid(a, o, z)
+        grid, zsrc = lvl.proj.grid(a, o, self._finite(hyp))
         return sample_many(images if images is not None else lvl.images, grid), zsrc, grid
 
     def _cost(self, lvl: Level, hyp: torch.Tensor, radius: int | None = None) -> torch.Tensor:
@@ -732,10 +715,8 @@ class DepthRenderer(BaseRenderer):
         sources), so every leave-one-out combination costs one subtraction; one box filter follows.
         All sources and pairs at once: a few dozen tensor operations whatever the number of sources.
         """
-        a, o = lvl.folded
-        z = torch.where(torch.isfinite(hyp), hyp, torch.full_like(hyp, self.far * 1e3))
-        cost, support = self._photo_cost(lvl.images, a, o, z, lvl.reference, self.settings.truncate)
         tau = self.settings.truncate
+        cost, support = photo_cost(self._warp(lvl, hyp)[0], lvl.reference, tau)
         has = (support > 0.5).to(cost.dtype)
         if radius is None:
             radius = self._radius(lvl)
@@ -759,8 +740,7 @@ class DepthRenderer(BaseRenderer):
             rays = view_rays(target, self.pixels(target.width, target.height, self.device))
         proj = self.projection([cam for cam, _ in srcs])
         a, o = proj.fold(rays, torch.tensor(target.center, dtype=torch.float32, device=self.device))
-        z = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, self.far * 1e3)).unsqueeze(0)
-        grid, zsrc = proj.grid(a, o, z)
+        grid, zsrc = proj.grid(a, o, self._finite(depth).unsqueeze(0))
         smp = sample_many([img for _, img in srcs], grid)[:, :, 0].float()
         alpha = smp[:, 3]
         return Sampled(colors=smp[:, :3] / alpha.clamp(min=1e-3).unsqueeze(1), alpha=alpha, zsrc=zsrc[:, 0], grids=grid[:, 0])
