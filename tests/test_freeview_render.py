@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from plugin.errors import RenderError
+from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.camera import CameraModel
 from plugin.freeview.evaluate import psnr
 from plugin.freeview.path import VirtualView
@@ -257,13 +258,15 @@ def test_a_frozen_moment_uploads_its_frames_once(venue, monkeypatch) -> None:  #
     (and makes their masks once), and new frames, even with the same pixels, are uploaded anew."""
     _, rig, images = venue
     r = DepthRenderer(rig, device="cpu", quality="draft", near=5.0, far=90.0)
-    uploads = []
-    upload = r._upload
+    r.background = BackgroundPlates({c.name: TestScene(players=0).render(c)[0] for c in rig})
+    uploads, masks = [], []
+    upload, foregrounds = r._upload, r._foregrounds
     monkeypatch.setattr(r, "_upload", lambda *a: uploads.append(1) or upload(*a))
+    monkeypatch.setattr(r, "_foregrounds", lambda *a: masks.append(1) or foregrounds(*a))
     first = r.render(VirtualView(2.4, rig.default_pivot), images, W, H)
     r.render(VirtualView(2.6, rig.default_pivot), images, W, H)
-    assert len(uploads) == 1
+    assert (len(uploads), len(masks)) == (1, 1)
     copies = {name: img.copy() for name, img in images.items()}
     again = r.render(VirtualView(2.4, rig.default_pivot), copies, W, H)
-    assert len(uploads) == 2
+    assert (len(uploads), len(masks)) == (2, 2)
     assert np.array_equal(first, again)
