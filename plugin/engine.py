@@ -188,7 +188,7 @@ class Engine:
         """Build an engine from a profile: sources and sinks from their URLs, and, when every camera is
         calibrated, the rig and the profile's renderer (unless ``rig`` / ``renderer`` are given)."""
         if "rig" not in kwargs and profile.enabled_cameras and all(c.calibration for c in profile.enabled_cameras):
-            rig, renderer = _rig_and_renderer(profile)
+            rig, renderer = _rig_and_renderer(profile, renderer_wanted="renderer" not in kwargs)
             kwargs["rig"] = rig
             kwargs.setdefault("renderer", renderer)
         return cls(profile, **kwargs)
@@ -859,13 +859,7 @@ class Engine:
     def _make_renderer(self, mode: str) -> Any:
         if self.rig is None:
             raise RenderError(f"renderer {mode!r} needs calibrated cameras; this profile has none")
-        from plugin.freeview import make_renderer
-
-        r, scene = self.profile.renderer, self.profile.scene
-        return make_renderer(
-            mode, self.rig, device=r.device, quality=r.quality, near=scene.depth_near, far=scene.depth_far,
-            ground_plane=scene.ground_plane,
-        )
+        return _profile_renderer(self.profile, self.rig, mode)
 
     # --- state -------------------------------------------------------------------------------------
 
@@ -999,26 +993,31 @@ class Engine:
         }
 
 
-def _rig_and_renderer(profile: Profile) -> tuple[Any, Any]:
-    """The calibrated rig and the profile's renderer; (None, None) with a warning when unavailable."""
+def _rig_and_renderer(profile: Profile, *, renderer_wanted: bool = True) -> tuple[Any, Any]:
+    """The calibrated rig and (when wanted) the profile's renderer; (None, None) with a warning when unavailable."""
     from plugin.errors import CalibrationError
 
     try:
-        from plugin.freeview import make_renderer
         from plugin.freeview.rig import Rig
 
         rig = Rig.from_profile(profile)
-        if profile.renderer.mode == "cut":
+        if not renderer_wanted or profile.renderer.mode == "cut":
             return rig, None
-        r = profile.renderer
-        renderer = make_renderer(
-            r.mode, rig, device=r.device, quality=r.quality, near=profile.scene.depth_near,
-            far=profile.scene.depth_far, ground_plane=profile.scene.ground_plane,
-        )
-        return rig, renderer
+        return rig, _profile_renderer(profile, rig, profile.renderer.mode)
     except (ImportError, CalibrationError) as exc:
         log.warning("free-viewpoint rendering unavailable (%s); views cut to the nearest camera", exc)
         return None, None
+
+
+def _profile_renderer(profile: Profile, rig: Any, mode: str) -> Any:
+    """A ``mode`` renderer of ``rig`` with the profile's device, quality and scene."""
+    from plugin.freeview import make_renderer
+
+    r, scene = profile.renderer, profile.scene
+    return make_renderer(
+        mode, rig, device=r.device, quality=r.quality, near=scene.depth_near, far=scene.depth_far,
+        ground_plane=scene.ground_plane,
+    )
 
 
 def resolve_name(ref: str | int, names: list[str], what: str) -> str:
