@@ -688,18 +688,17 @@ class Engine:
             t.move_preparing = False
             chan.move_wait_s = round(time.monotonic() - chan.move_requested, 3)
             log.info("%s: move ready after %.2f s (%d frames rendered ahead)", name, chan.move_wait_s, len(chan.move_keys))
-        frame: Frame | None
-        if t.move is not None and t.move_preparing and chan.last_frame is not None:
-            frame = chan.last_frame  # holding the picture while the move renders ahead: not a repeat
-            chan.held += 1
-        else:
-            frame = self._frame_for(chan, t)
-            if frame is None and chan.last_frame is not None:
-                frame = chan.last_frame
-                if t.state != "LIVE" and t.speed == 0 and t.move is None:
-                    chan.held += 1  # a still whose new view is still rendering: the picture was still anyway
-                else:
-                    chan.repeated += 1
+        preparing = t.move is not None and t.move_preparing and chan.last_frame is not None
+        late = chan.late
+        frame = None if preparing else self._frame_for(chan, t)
+        if frame is None and chan.last_frame is not None:
+            frame = chan.last_frame
+            # Holding the picture is not a repeat while a move renders ahead, or while a still's newly set
+            # view renders (the picture was still anyway); anything else missing is.
+            if preparing or (chan.late > late and t.state != "LIVE" and t.speed == 0 and t.move is None):
+                chan.held += 1
+            else:
+                chan.repeated += 1
         black = frame is None
         if frame is None:
             # Nothing recorded yet and nothing shown before: video black, as any replay server gives.

@@ -208,6 +208,12 @@ def test_gap_repeats_last_frame_and_counts(tmp_path: Path) -> None:
     st = e.channel_status("PGM1")
     assert st.repeated == 3 and st.frames_out == 14
     assert e.recorder.trains["cam01"].gaps == 3
+    # A still on a slot nobody recorded repeats too: nothing is rendering that it could be waiting for.
+    e.submit(c.CueSlot("PGM1", BASE + 12))
+    e.tick(BASE + 120)
+    e.tick(BASE + 121)
+    after = e.channel_status("PGM1")
+    assert after.repeated == st.repeated + 2 and after.held == st.held
     e.stop()
 
 
