@@ -270,3 +270,6 @@ def test_a_frozen_moment_uploads_its_frames_once(venue, monkeypatch) -> None:  #
     again = r.render(VirtualView(2.4, rig.default_pivot), copies, W, H)
     assert (len(uploads), len(masks)) == (2, 2)
     assert np.array_equal(first, again)
+    r.background = BackgroundPlates(dict(r.background.plates))  # rebuilt plates: the same frames, new masks
+    r.render(VirtualView(2.4, rig.default_pivot), copies, W, H)
+    assert (len(uploads), len(masks)) == (2, 3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -59,7 +59,7 @@ class BaseRenderer:
         self.pixels = PixelGrid()
         self._cams: dict[tuple[str, int, int], CameraModel] = {}
         self._projections: dict[tuple[tuple[str, int, int], ...], Projection] = {}
-        self._memos: dict[Hashable, tuple[list[np.ndarray], Any]] = {}
+        self._memos: dict[str, tuple[Hashable, list[object], Any]] = {}
 
     # --- the interface the engine calls -------------------------------------------------------
 
@@ -112,19 +112,19 @@ class BaseRenderer:
     ) -> list[tuple[CameraModel, torch.Tensor]]:
         """The named source images as (camera at the image's size, (1, 3 or 4, H, W) tensor) pairs."""
         check_images(images, names)
-        return self.memo((dtype, alpha, *names), [images[n] for n in names], lambda: self._upload(images, names, dtype, alpha))
+        frames = [images[n] for n in names]
+        return self.memo("upload", (dtype, alpha, *names), frames, lambda: self._upload(images, names, dtype, alpha))
 
-    def memo(self, key: Hashable, arrays: list[np.ndarray], make: Callable[[], T]) -> T:
-        """``make()``, or what it gave last time for ``key`` when ``arrays`` are the very same objects as
-        then. A frozen replay (an orbit of one moment) renders every frame from the same source frames:
-        their upload and what is derived from them are done once. Frames are never changed in place."""
-        last = self._memos.get(key)
-        if last is not None and len(last[0]) == len(arrays) and all(a is b for a, b in zip(last[0], arrays)):
-            return last[1]  # type: ignore[no-any-return]
+    def memo(self, kind: str, key: Hashable, given: Sequence[object], make: Callable[[], T]) -> T:
+        """``make()``, or what it gave last time for ``kind`` when ``key`` is equal and ``given`` are the very
+        same objects as then (one value kept per kind). A frozen replay (an orbit of one moment) renders
+        every frame from the same source frames: their upload and what is derived from them are done once.
+        Frames are never changed in place."""
+        last = self._memos.get(kind)
+        if last is not None and last[0] == key and len(last[1]) == len(given) and all(a is b for a, b in zip(last[1], given)):
+            return last[2]  # type: ignore[no-any-return]
         value = make()
-        self._memos[key] = (list(arrays), value)
-        while len(self._memos) > 8:
-            self._memos.pop(next(iter(self._memos)))
+        self._memos[kind] = (key, list(given), value)
         return value
 
     def _upload(

@@ -320,7 +320,9 @@ class DepthRenderer(BaseRenderer):
         plates = self.background
         if plates is not None and all(name in plates for name in self.names(idx)):
             names = self.names(idx)
-            masks = self.memo("masks", [images[n] for n in names], lambda: self._foregrounds(plates, names, images, srcs))
+            # The same frames against the same plates (the engine swaps in new plates whole).
+            given = [plates, *(images[n] for n in names)]
+            masks = self.memo("masks", tuple(names), given, lambda: self._foregrounds(plates, names, images, srcs))
             depth = self.place_players(levels[-1], depth, masks)
         sampled = self.sample_at(target, srcs, depth, rays=levels[-1].rays)  # the finest level is the target
         return self.blend(target, s, idx, srcs, sampled)
