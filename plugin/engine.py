@@ -49,8 +49,6 @@ log = logging.getLogger("fvreplay.engine")
 
 #: Render results kept per channel (frames rendered ahead of the tick that needs them).
 RENDER_CACHE = 256
-#: Source frames kept as RGB for the renderer (a moment's sources, and the next moment's while a move plays).
-RGB_FRAMES = 16
 #: Seconds of recording (at least) a clean plate is made from: over less, players standing about stay in it.
 PLATE_SPAN_S = 3.0
 
@@ -833,7 +831,7 @@ class Engine:
         rgb = frame.to_rgb()
         with self._rgb_lock:
             self._rgb_frames[key] = rgb
-            while len(self._rgb_frames) > RGB_FRAMES:
+            while len(self._rgb_frames) > len(self.camera_names):  # one moment of the whole rig
                 self._rgb_frames.popitem(last=False)
         return rgb
 

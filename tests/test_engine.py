@@ -217,6 +217,26 @@ def test_gap_repeats_last_frame_and_counts(tmp_path: Path) -> None:
     e.stop()
 
 
+def test_views_of_one_moment_get_the_same_source_frames(tmp_path: Path) -> None:
+    """An orbit of one slot converts each camera's frame to RGB once: every view gets the very same
+    arrays (so the renderer uploads them once); another slot gets new ones."""
+    e = make_engine(tmp_path)
+    seen: list[list[object]] = []
+
+    class Recording(SlowRenderer):
+        def render(self, view, images, width, height):  # type: ignore[no-untyped-def]
+            seen.append(list(images.values()))  # kept alive: identity, not a reused id
+            return super().render(view, images, width, height)
+
+    e.renderer = Recording(0.0)
+    record(e, BASE, BASE + 20)
+    for s in (2.2, 2.4):
+        e.render_view(BASE + 5, s)
+    e.render_view(BASE + 6, 2.4)
+    assert seen[0][0] is seen[1][0] and seen[2][0] is not seen[1][0]
+    e.stop()
+
+
 class SlowRenderer:
     """Renders by cutting to the nearest camera, slowly: it misses every deadline at first."""
 
