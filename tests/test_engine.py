@@ -449,9 +449,10 @@ def test_a_running_engine_builds_plates_on_its_own(tmp_path: Path) -> None:
     e = Engine.from_profile(profile, clock=ManualClock(), storage_root=tmp_path / "store", renderer=renderer)
     record(e, BASE, BASE + 150)
     e.start(ticker=False, open_timeout=5.0)
+    thread = e._plates_thread
     try:
         wait_until(lambda: e.plates_built >= 2, timeout=20.0)  # the first, then again every 0.5 s
         assert renderer.background is not None
     finally:
         e.stop()
-    assert e._plates_thread is None
+    assert thread is not None and not thread.is_alive()  # stop() ended the plates thread

@@ -24,6 +24,7 @@ from plugin.frames import Frame, PixelFormat, rgb_to_uyvy
 from plugin.freeview.camera import CameraModel
 from plugin.freeview.rig import Rig
 from profiles import parse_profile
+from tests.conftest import wait_until
 from tests.rest_helpers import BASE, EngineDriver
 from timing import ManualClock, slot_start_ns
 
@@ -151,16 +152,15 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 
 def until(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """``wait_until``, asking again when the page is mid-update (a stale element raises)."""
+
+    def quietly() -> Any:
         try:
-            value = check()
-        except Exception:  # the page may be mid-update (stale element); ask again
-            value = None
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+            return check()
+        except Exception:
+            return None
+
+    return wait_until(quietly, what, timeout=timeout, interval=0.05)
 
 
 def test_operator_page_drives_the_engine(served: tuple[Engine, str], browser: Any) -> None:
