@@ -939,7 +939,7 @@ class Engine:
                     p + "frames_out": st.frames_out,
                     p + "repeated": st.repeated,
                     p + "late": st.late,
-                    p + "held": chan.held,
+                    p + "held": st.held,
                     p + "move_preparing": bool(chan.transport.move is not None and chan.transport.move_preparing),
                     p + "move_wait_s": chan.move_wait_s,
                     p + "mark_in": self.timecode_of(st.mark_in) if st.mark_in is not None else "",
