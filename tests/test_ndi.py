@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -262,6 +263,24 @@ def test_each_sender_is_found_at_the_address_it_reports() -> None:
     finally:
         for s in sinks:
             s.close()
+
+
+def test_a_broken_sdk_configuration_is_a_source_error_on_the_source_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The capture loop and the engine catch SourceError/SinkError only: a plain AdapterError from a broken
+    # ndi-config.v1.json would kill the capture thread instead of showing the camera LOST with the reason.
+    from io_adapters.ndi import _sdk
+
+    (tmp_path / "ndi-config.v1.json").write_text("{not json")
+    monkeypatch.setenv("NDI_CONFIG_DIR", str(tmp_path))
+    monkeypatch.setattr(_sdk, "_started", False)  # as in a process that has not started NDI yet
+    src = NdiSource("ndi://127.0.0.1:5999", AdapterContext("cam01", FMT, CLOCK))
+    with pytest.raises(SourceError, match="ndi-config.v1.json: not valid JSON"):
+        src.open()  # fails before the runtime or a receiver thread starts
+    assert not [t for t in threading.enumerate() if t.name == "ndi-rx-cam01"]
+    with pytest.raises(SinkError, match="ndi-config.v1.json: not valid JSON"):
+        _sdk.local_host()  # an output asking where receivers reach it
 
 
 @pytest.mark.integration

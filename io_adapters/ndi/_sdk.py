@@ -71,22 +71,24 @@ def initialize(discovery: str | None = None, error: type[AdapterError] = SourceE
                     "every ndi:// URL of a show the same discovery= (or set it in ndi-config.v1.json)"
                 )
             return
+        # The configuration is read before the runtime starts, so a broken file fails every try (as
+        # ``error``, which the caller's retry loop reports) rather than only the first.
+        configured = read_config(error)
         if discovery:
             folder = tempfile.mkdtemp(prefix="fvr-ndi-config-")
-            os.environ["NDI_CONFIG_DIR"] = str(write_config(folder, discovery=discovery, base=read_config()))
+            os.environ["NDI_CONFIG_DIR"] = str(write_config(folder, discovery=discovery, base=configured))
         if not NDIlib.is_supported_CPU():
             raise error("the NDI runtime does not support this CPU (it needs SSE4.2 on x86-64)")
         if not NDIlib.initialize():
             raise error("the NDI runtime failed to start (NDIlib.initialize returned false)")
-        _started, _started_discovery = True, discovery
-        if not discovery:
-            _started_discovery = read_config().get("ndi", {}).get("networks", {}).get("discovery") or None
+        _started = True
+        _started_discovery = discovery or configured.get("ndi", {}).get("networks", {}).get("discovery") or None
 
 
 def local_host() -> str:
     """The address receivers on other machines reach us at: the first allowed NDI adapter, else the
-    interface of the default route, else loopback."""
-    allowed = read_config().get("ndi", {}).get("adapters", {}).get("allowed")
+    interface of the default route, else loopback. Only outputs ask, so a broken configuration is a SinkError."""
+    allowed = read_config(SinkError).get("ndi", {}).get("adapters", {}).get("allowed")
     if isinstance(allowed, list):
         allowed = ",".join(str(a) for a in allowed)
     if isinstance(allowed, str) and allowed.split(",")[0].strip():

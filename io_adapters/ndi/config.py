@@ -22,11 +22,13 @@ def config_path() -> Path:
     return Path(folder) / CONFIG_NAME if folder else Path.home() / ".ndi" / CONFIG_NAME
 
 
-def read_config() -> dict[str, Any]:
+def read_config(error: type[AdapterError] = AdapterError) -> dict[str, Any]:
     """The effective SDK configuration (empty when there is no file).
 
-    A file that exists but cannot be read is an error, not an empty configuration: writing a new one
-    from nothing would drop its settings (e.g. the allowed network adapters) without a word.
+    A file that exists but cannot be read is an ``error``, not an empty configuration: writing a new one
+    from nothing would drop its settings (e.g. the allowed network adapters) without a word. Callers on
+    the source side pass SourceError and the sink side SinkError, which the capture loop and the engine
+    catch (a camera shows LOST with the reason instead of its thread dying).
     """
     path = config_path()
     try:
@@ -34,11 +36,11 @@ def read_config() -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except ValueError as exc:
-        raise AdapterError(f"{path}: not valid JSON ({exc}); fix or remove it") from exc
+        raise error(f"{path}: not valid JSON ({exc}); fix or remove it") from exc
     except OSError as exc:
-        raise AdapterError(f"{path}: cannot read the NDI configuration ({exc.strerror})") from exc
+        raise error(f"{path}: cannot read the NDI configuration ({exc.strerror})") from exc
     if not isinstance(data, dict):
-        raise AdapterError(f"{path}: the NDI configuration must be a JSON object")
+        raise error(f"{path}: the NDI configuration must be a JSON object")
     return data
 
 
