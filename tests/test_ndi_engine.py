@@ -168,12 +168,13 @@ def test_engine_ingests_ndi_and_a_mixer_takes_its_programme(
     steps = np.diff([f.meta["ndi_timecode"] for f in frames]) // FRAME_100NS
     assert steps.min() == 1 and int((steps - 1).sum()) <= missed, f"timecode jumps: {sorted(set(steps.tolist()))}"
     assert missed < 25, f"the ticker skipped {missed} slots: this machine is too busy for the test to mean anything"
-    # At the output rate: ten seconds of programme by timecode, and it arrived over ten seconds of wall
-    # clock, not in a burst (measured within 10 ms, with both cores of a 2-core box busy too).
-    span = arrivals[-1] - arrivals[0]
-    tc_span = (frames[-1].meta["ndi_timecode"] - frames[0].meta["ndi_timecode"]) / 1e7
-    assert tc_span >= 9.98, tc_span
-    assert span == pytest.approx(tc_span, abs=0.1), (span, tc_span)
+    # At the output rate, frame by frame: each frame arrived when its timecode says, not in a burst. The
+    # arrival time less the timecode (both from the first frame) stays within a 100 ms band over the ten
+    # seconds (measured: about 15 ms wide, also with both cores of a 2-core box busy).
+    a = np.asarray(arrivals)
+    tc = np.array([f.meta["ndi_timecode"] for f in frames]) / 1e7
+    lag = (a - a[0]) - (tc - tc[0])
+    assert np.ptp(lag) < 0.1, f"arrival less timecode spans {lag.min():.3f} … {lag.max():.3f} s"
     # The mixer files each frame under exactly the slot the engine sent it for (<fvr slot="…"/>).
     assert all(f'slot="{f.slot}"' in f.meta["ndi_metadata"] for f in frames)
     assert all('<fvr ' in f.meta["ndi_metadata"] and 'angle="cam01"' in f.meta["ndi_metadata"] for f in frames)
