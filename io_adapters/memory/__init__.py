@@ -25,30 +25,42 @@ from timing import slot_at
 __all__ = ["MemorySink", "MemorySource", "feed", "hub", "reset"]
 
 
+#: Recent frames a hub holds unless a sink asks for another number (``mem://NAME?keep=N``).
+DEFAULT_KEEP = 16
+
+
 @dataclass
 class _Hub:
     """One named rendezvous: a bounded queue for readers and a short history for inspection."""
 
     name: str
     capacity: int = 64
-    keep: int = 16
     queue: queue.Queue[Frame] = field(init=False)
-    history: collections.deque[Frame] = field(init=False)
+    history: collections.deque[Frame] = field(init=False)  # its maxlen is how many frames the hub keeps
     sent: int = 0
     dropped: int = 0
+    _lock: threading.Lock = field(init=False, repr=False, compare=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.queue = queue.Queue(self.capacity)
-        self.history = collections.deque(maxlen=self.keep)
+        self.history = collections.deque(maxlen=DEFAULT_KEEP)
 
     def put(self, frame: Frame) -> None:
-        self.sent += 1
-        self.history.append(frame)
+        with self._lock:  # never appends to a history that set_keep() is replacing
+            self.sent += 1
+            self.history.append(frame)
         # A reader that falls behind loses the oldest frame, never blocks the writer.
         self.dropped += put_dropping_oldest(self.queue, frame)
 
+    def set_keep(self, keep: int) -> None:
+        """Hold the last ``keep`` frames from now on (the most recent of those held so far stay)."""
+        with self._lock:
+            if keep != self.history.maxlen:
+                self.history = collections.deque(self.history, maxlen=keep)
+
     def recent(self) -> list[Frame]:
-        return list(self.history)
+        with self._lock:
+            return list(self.history)
 
 
 _HUBS: dict[str, _Hub] = {}
@@ -70,12 +82,11 @@ def hub(name: str, *, capacity: int = 64, keep: int | None = None) -> _Hub:
     with _LOCK:
         h = _HUBS.get(name)
         if h is None:
-            h = _HUBS[name] = _Hub(name, capacity, 16 if keep is None else keep)
-        elif keep is not None and keep != h.keep:
+            h = _HUBS[name] = _Hub(name, capacity)
+        if keep is not None:
             # A sink asking for a longer (or shorter) history than the hub was made with, e.g. by a
             # source that opened first, gets it.
-            h.keep = keep
-            h.history = collections.deque(h.history, maxlen=keep)
+            h.set_keep(keep)
         return h
 
 
@@ -134,7 +145,7 @@ class MemorySink:
         self.url = url
         self.name, query = _name_of(url, SinkError)
         try:
-            self.keep = int(query.get("keep", ["16"])[0])
+            self.keep = int(query.get("keep", [str(DEFAULT_KEEP)])[0])
         except ValueError as exc:
             raise SinkError(f"{url}: keep must be an integer") from exc
         if self.keep < 1:
