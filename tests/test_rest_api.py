@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from control.rest import create_app
+from control.rest.models import ChannelOut
 from plugin import errors
-from plugin.engine import Engine
+from plugin.engine import ChannelStatus, Engine
 from tests.conftest import wait_until
 from tests.rest_helpers import URL, client_for, driven_engine, make_rest_engine
 from timing import errors as timing_errors
@@ -117,6 +119,12 @@ def test_cameras_with_health_format_calibration_and_record(client: TestClient) -
 
 
 # --- channels: transport -----------------------------------------------------------------------------------------
+
+
+def test_a_channel_has_every_field_of_the_engine_channel_status() -> None:
+    """channel_out passes a ChannelStatus's fields on by name: one ChannelOut lacked would be dropped unsaid."""
+    missing = {f.name for f in dataclasses.fields(ChannelStatus)} - set(ChannelOut.model_fields)
+    assert not missing, f"ChannelOut lacks ChannelStatus fields {sorted(missing)}"
 
 
 def test_channels_by_name_any_case_or_index(client: TestClient) -> None:

@@ -76,6 +76,8 @@ class ChannelOut(Out):
     """Frames repeated because a render missed its deadline."""
     late: int
     """Renders that finished after their deadline."""
+    held: int
+    """Ticks that held the picture while a move rendered ahead or a still's new view rendered (not repeats)."""
 
 
 class ChannelPatch(In):
