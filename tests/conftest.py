@@ -4,7 +4,6 @@ limits, polling until a condition holds."""
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,19 +12,14 @@ from typing import TypeVar
 
 import pytest
 
+from io_adapters.ndi.config import use_loopback
+
 os.environ.setdefault("FVR_CACHE_DIR", str(Path(__file__).parent.parent / ".fvreplay-cache" / "tests"))
 
 
-def _ndi_on_loopback() -> None:
-    """Every test that touches NDI stays on 127.0.0.1: no mDNS, no multicast (set before NDI starts)."""
-    if "NDI_CONFIG_DIR" in os.environ:  # set by the caller, or by this module's first import
-        return
-    from io_adapters.ndi.config import loopback_config
-
-    os.environ["NDI_CONFIG_DIR"] = str(loopback_config(Path(tempfile.mkdtemp(prefix="fvr-ndi-"))))
-
-
-_ndi_on_loopback()
+# Every test that touches NDI stays on 127.0.0.1: no mDNS, no multicast (set before NDI starts). An
+# NDI_CONFIG_DIR set by the caller, or by this module's first import, is kept.
+use_loopback("fvr-ndi-")
 
 T = TypeVar("T")
 

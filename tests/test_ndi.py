@@ -7,6 +7,7 @@ advertising before the first NDI object exists. Pictures are 320×180 to keep th
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -263,6 +264,22 @@ def test_each_sender_is_found_at_the_address_it_reports() -> None:
     finally:
         for s in sinks:
             s.close()
+
+
+def test_use_loopback_keeps_a_configuration_already_set_unless_told_to_replace_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from io_adapters.ndi.config import read_config, use_loopback
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # its folders go under tmp_path
+    monkeypatch.delenv("NDI_CONFIG_DIR", raising=False)  # restored after the test
+    first = use_loopback("fvr-test-")
+    assert first.parent == tmp_path and first.name.startswith("fvr-test-")
+    assert os.environ["NDI_CONFIG_DIR"] == str(first)
+    assert read_config()["ndi"]["adapters"]["allowed"] == "127.0.0.1"
+    assert use_loopback("fvr-other-") == first  # already set: kept
+    replaced = use_loopback("fvr-other-", replace=True)
+    assert replaced != first and os.environ["NDI_CONFIG_DIR"] == str(replaced)
 
 
 def test_a_broken_sdk_configuration_is_a_source_error_on_the_source_side(

@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import resource
 import statistics
-import tempfile
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -43,13 +42,6 @@ def _pattern(width: int, height: int, count: int) -> list[np.ndarray]:
         frame[:, 1::2, 0] = 150
         out.append(frame)
     return out
-
-
-def _loopback() -> None:
-    if "NDI_CONFIG_DIR" not in os.environ:
-        from io_adapters.ndi.config import loopback_config
-
-        os.environ["NDI_CONFIG_DIR"] = str(loopback_config(tempfile.mkdtemp(prefix="fvr-ndi-bench-")))
 
 
 def _senders(conn: Connection, width: int, height: int, feeds: int, prefix: str) -> None:
@@ -222,7 +214,9 @@ def _output_jitter(width: int, height: int, seconds: float) -> dict[str, Any]:
 
 def bench(options: dict[str, Any]) -> dict[str, Any]:
     """Options: ``seconds`` per step (3), ``max_feeds`` (8), ``sizes`` ("1280x720,1920x1080")."""
-    _loopback()
+    from io_adapters.ndi.config import use_loopback
+
+    use_loopback("fvr-ndi-bench-")
     seconds = float(options.get("seconds", 3.0))
     max_feeds = int(options.get("max_feeds", 8))
     sizes = str(options.get("sizes", "1280x720,1920x1080")).split(",")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,17 @@ def loopback_config(folder: str | os.PathLike[str]) -> Path:
     advertising; receivers then connect by address (``ndi://127.0.0.1:5961``).
     """
     return write_config(folder, discovery="127.0.0.1:9", adapters="127.0.0.1")
+
+
+def use_loopback(prefix: str, *, replace: bool = False) -> Path:
+    """Keep this process's NDI on loopback: write :func:`loopback_config` into a new temporary folder
+    (named ``prefix…``) and point ``NDI_CONFIG_DIR`` at it; return the folder NDI will read.
+
+    An ``NDI_CONFIG_DIR`` already set (by the caller, or an earlier call) is kept and returned, unless
+    ``replace``. Call it before the first NDI object is created: the SDK reads the file once.
+    """
+    if "NDI_CONFIG_DIR" in os.environ and not replace:
+        return Path(os.environ["NDI_CONFIG_DIR"])
+    folder = loopback_config(tempfile.mkdtemp(prefix=prefix))
+    os.environ["NDI_CONFIG_DIR"] = str(folder)
+    return folder

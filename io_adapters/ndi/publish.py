@@ -19,8 +19,6 @@ import contextlib
 import json
 import logging
 import math
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -226,9 +224,9 @@ def publish_sim(
 ) -> int:
     """Publish the profile's cameras over NDI until ``duration`` ends or Ctrl-C; print each address."""
     if loopback:
-        from io_adapters.ndi.config import loopback_config
+        from io_adapters.ndi.config import use_loopback
 
-        os.environ["NDI_CONFIG_DIR"] = str(loopback_config(tempfile.mkdtemp(prefix="fvr-ndi-")))
+        use_loopback("fvr-ndi-", replace=True)  # asked for: even over an NDI_CONFIG_DIR already set
         host = host or "127.0.0.1"
     pub = SimPublisher(profile, prefix=prefix, host=host)
     pub.start()
