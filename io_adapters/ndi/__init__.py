@@ -3,7 +3,8 @@
 Sources connect by NDI name (found through mDNS or a Discovery Server, ``?discovery=host``) or by
 address (``ndi://10.0.0.5:5961``, for networks without discovery). Outputs are named ``FVR <channel>``
 and print where receivers can connect to them (:meth:`NdiSink.describe`). For tests and single-machine
-demos, :func:`loopback_config` writes an SDK configuration that keeps NDI on 127.0.0.1 with no mDNS.
+demos, :mod:`io_adapters.ndi.config` writes an SDK configuration that keeps NDI on 127.0.0.1 with no mDNS
+(``loopback_config``, ``use_loopback``).
 
 Names are imported on first use, so that a command line can add ``--ndi`` options without loading
 the NDI runtime.
@@ -15,18 +16,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from io_adapters.ndi.config import loopback_config
     from io_adapters.ndi.multiview import Multiviewer
     from io_adapters.ndi.sink import NdiSink
     from io_adapters.ndi.source import NdiSource
 
-__all__ = ["Multiviewer", "NdiSink", "NdiSource", "loopback_config"]
+__all__ = ["Multiviewer", "NdiSink", "NdiSource"]
 
 _HOMES = {
     "Multiviewer": "io_adapters.ndi.multiview",
     "NdiSink": "io_adapters.ndi.sink",
     "NdiSource": "io_adapters.ndi.source",
-    "loopback_config": "io_adapters.ndi.config",
 }
 
 
