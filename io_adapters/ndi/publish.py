@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from io_adapters.ndi.settings import DISCOVERY_SERVICE_PORT
-from profiles import to_toml
 
 if TYPE_CHECKING:  # the rest loads with the first publisher, so ``add_ndi_args`` stays cheap to import
     from io_adapters.ndi.sink import NdiSink
@@ -296,6 +295,8 @@ def ingest_profile_text(
     time the publisher puts in the NDI timecode) and its calibration is written inline from the sim
     venue, so the renderers work as on the sim rig.
     """
+    from profiles import to_toml
+
     data = profile.model_dump(mode="json", exclude_defaults=True, exclude={"source_path", "cameras"})
     data["name"] = f"{profile.name} over NDI"
     for channel in data.get("channels", []):
