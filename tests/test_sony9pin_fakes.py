@@ -208,8 +208,9 @@ class FakeEngine:
             self.set(ch, state="CUED", speed=0.0, slot=slot, clip_id=clip.clip_id, cue_complete=True,
                      camera=cmd.camera or clip.cameras[0])
         elif isinstance(cmd, c.SelectCamera):
-            cams = self.camera_names
-            stepped = cams[(cams.index(st.camera) + cmd.step) % len(cams)] if st.camera in cams else cams[0]
+            cams = self.camera_names  # as Engine._select_camera: a camera not in the list steps from the first
+            i = cams.index(st.camera) if st.camera in cams else 0
+            stepped = cams[(i + cmd.step) % len(cams)]
             self.set(ch, camera=cmd.camera or stepped)
         elif isinstance(cmd, c.MarkIn):
             self.set(ch, mark_in=st.slot if cmd.slot is None else cmd.slot)
