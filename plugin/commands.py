@@ -216,6 +216,19 @@ class CommandResult:
     data: dict[str, Any] = field(default_factory=dict)
     slot: int | None = None
 
+    @property
+    def refused(self) -> bool:
+        """Not applied, and not because a newer transport command replaced it while pending (that is no refusal)."""
+        return not self.ok and "superseded_by" not in self.data
+
+
+def result_of(future: Future[CommandResult]) -> CommandResult:
+    """A done future's result; one the engine failed (or that was cancelled) is a refusal naming the exception."""
+    try:
+        return future.result()
+    except Exception as exc:
+        return CommandResult(False, f"{type(exc).__name__}: {exc}")
+
 
 @dataclass
 class PendingCommand:

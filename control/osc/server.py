@@ -48,6 +48,7 @@ from plugin.commands import (
     SetSpeed,
     Stop,
     Take,
+    result_of,
     set_view,
 )
 from plugin.errors import ClipError, ControlError, ReplayError
@@ -322,11 +323,8 @@ class OscServer:
         future.add_done_callback(lambda f: self._result(command, f))
 
     def _result(self, command: Command, future: Future[CommandResult]) -> None:
-        try:
-            result = future.result()
-        except Exception as exc:  # the engine failed the future: reported as a refusal
-            result = CommandResult(False, f"{type(exc).__name__}: {exc}")
-        if result.ok or "superseded_by" in result.data:  # a newer transport command replaced it: not a refusal
+        result = result_of(future)
+        if not result.refused:
             return
         self.counters["refused"] += 1
         log.info("OSC: %s on %s refused: %s", command.verb, command.channel, result.message)

@@ -46,6 +46,7 @@ from plugin.commands import (
     SelectCamera,
     SetSpeed,
     Stop,
+    result_of,
 )
 from plugin.errors import ClipError, ControlError, ReplayError
 from timing import percentile
@@ -367,11 +368,8 @@ class Sony9PinDevice:
         return fut
 
     def _done(self, cmd: Command, fut: Future[CommandResult]) -> None:
-        try:
-            res = fut.result()
-        except Exception as exc:  # the engine failed the future; reported like a refusal
-            res = CommandResult(False, f"{type(exc).__name__}: {exc}")
-        if not res.ok and "superseded_by" not in res.data:  # a newer transport command replaced it: not a refusal
+        res = result_of(fut)
+        if res.refused:
             self.stats.refused += 1
             log.info("Sony 9-pin %s: %s refused: %s", self.channel, cmd.verb, res.message)
 
@@ -959,8 +957,7 @@ class Sony9PinDevice:
         return p.ACK
 
     def _made(self, fut: Future[CommandResult], asked: str) -> None:
-        exc = fut.exception()
-        res = CommandResult(False, str(exc)) if exc is not None else fut.result()
+        res = result_of(fut)
         if res.ok:
             clip_id = str(res.data.get("clip_id") or asked)
             self._post(0x01, clip_id)
@@ -1027,9 +1024,7 @@ class Sony9PinDevice:
 
 
 def _ok(fut: Future[CommandResult]) -> bool:
-    if fut.cancelled() or fut.exception() is not None:
-        return False
-    return bool(fut.result().ok)
+    return result_of(fut).ok
 
 
 def _failed(message: str) -> Future[CommandResult]:
