@@ -24,6 +24,20 @@ use_loopback("fvr-ndi-")
 T = TypeVar("T")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``cuda`` are skipped where torch sees no CUDA GPU (torch is only imported if one is collected)."""
+    cuda = [item for item in items if item.get_closest_marker("cuda")]
+    if not cuda:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU")
+    for item in cuda:
+        item.add_marker(skip)
+
+
 def wait_until(predicate: Callable[[], T], what: str = "condition", timeout: float = 10.0, interval: float = 0.01) -> T:
     """Poll ``predicate`` until it returns something truthy and return that; fail the test after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -47,7 +47,7 @@ def test_plate_is_the_median_over_time_and_the_foreground_is_what_moved() -> Non
 @pytest.mark.parametrize("grow", [0, 1, 2])
 @pytest.mark.parametrize(
     "device",
-    ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")])],
+    ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)],
 )
 def test_masks_in_torch_are_the_opencv_masks(grow: int, device: str) -> None:
     """``foregrounds`` (torch, where the renderer's images are: the GPU) gives exactly ``foreground``'s

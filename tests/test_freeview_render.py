@@ -22,7 +22,7 @@ from plugin.freeview.testscene import TestScene, arc_cameras
 W, H = 320, 180
 DEVICES = [
     "cpu",
-    pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")]),
+    pytest.param("cuda", marks=pytest.mark.cuda),
 ]
 
 
