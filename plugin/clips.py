@@ -78,6 +78,20 @@ def normalise_clip_id(text: str) -> str:
     return s
 
 
+def lsm_id_or_none(text: str) -> str | None:
+    """``normalise_clip_id(text)``, or None when the text is not an LSM ID (a name, a Louth ID …)."""
+    try:
+        return normalise_clip_id(text)
+    except ClipError:
+        return None
+
+
+def split_angle_id(lsm_id: str) -> tuple[str, int]:
+    """A canonical angle ID (``114B/00``, as normalise_clip_id returns) → its clip's ID (``114A/00``) and the
+    angle's index (1): the inverse of :meth:`Clip.angle_id`."""
+    return f"{lsm_id[:3]}A{lsm_id[4:]}", ANGLES.index(lsm_id[3])
+
+
 @dataclass(frozen=True)
 class Clip:
     """A saved moment: IN..OUT (OUT exclusive) on every covered camera, with its view settings."""
@@ -305,14 +319,10 @@ class ClipStore:
     def resolve(self, lsm_id: str) -> tuple[Clip, str]:
         """An angle's LSM ID (``114B/00``) → the clip (``114A/00``) and that angle's camera."""
         cid = normalise_clip_id(lsm_id)
-        m = _LSM_ID.match(cid)
-        if m is None:
-            raise ClipError(f"clip ID {lsm_id!r} is not an LSM ID such as 114A/00")
-        base = f"{m.group(1)}A/{m.group(3)}"
+        base, angle = split_angle_id(cid)
         clip = self.get(base)
-        angle = ANGLES.index(m.group(2))
         if angle >= len(clip.cameras):
-            raise ClipError(f"clip {base} has {len(clip.cameras)} angles; {cid} names angle {m.group(2)}")
+            raise ClipError(f"clip {base} has {len(clip.cameras)} angles; {cid} names angle {ANGLES[angle]}")
         return clip, clip.cameras[angle]
 
     def update(self, clip_id: str, **fields: Any) -> Clip:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from control.osc.codec import OscPacketError, TimedMessage, encode_message, parse_packet, timetag_to_tai_ns
-from plugin.clips import normalise_clip_id
+from plugin.clips import lsm_id_or_none
 from plugin.commands import (
     ClearMarks,
     Command,
@@ -51,7 +51,7 @@ from plugin.commands import (
     result_of,
     set_view,
 )
-from plugin.errors import ClipError, ControlError, ReplayError
+from plugin.errors import ControlError, ReplayError
 from timing import slot_at
 
 log = logging.getLogger("fvreplay.control.osc")
@@ -400,10 +400,8 @@ class OscServer:
         if not args or (isinstance(args[0], (int, float)) and not isinstance(args[0], bool)):
             return SaveClip(channel) if _trigger(args) else None
         text = _str(args, 0, "clip name or ID")
-        try:
-            return SaveClip(channel, clip_id=normalise_clip_id(text))
-        except ClipError:
-            return SaveClip(channel, name=text)
+        lsm = lsm_id_or_none(text)
+        return SaveClip(channel, clip_id=lsm) if lsm else SaveClip(channel, name=text)
 
     def _view(self, channel: str, args: tuple[Any, ...]) -> Command:
         s = _float(args, 0, "view position s")

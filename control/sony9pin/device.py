@@ -28,7 +28,7 @@ import serial
 
 from control.sony9pin import protocol as p
 from control.sony9pin.library import ClipLibrary, Entry
-from plugin.clips import normalise_clip_id
+from plugin.clips import lsm_id_or_none
 from plugin.commands import (
     ClearMarks,
     Command,
@@ -48,7 +48,7 @@ from plugin.commands import (
     Stop,
     result_of,
 )
-from plugin.errors import ClipError, ControlError, ReplayError
+from plugin.errors import ControlError, ReplayError
 from timing import percentile
 
 log = logging.getLogger("fvreplay.control.sony9pin")
@@ -947,10 +947,7 @@ class Sony9PinDevice:
         """``BX 04`` MakeClip from the channel's IN/OUT: B4 (111A), B6 (+guardband), B7 (114A/00), B9 (+gb),
         B8 (Louth ID, 8 bytes), BA (+gb). Louth IDs become the clip's name under the next free LSM ID."""
         text = block.data[:MAKE_CLIP_ID_BYTES[block.count]].rstrip(b" \x00").decode("ascii", errors="replace")
-        try:
-            lsm: str | None = normalise_clip_id(text)
-        except ClipError:
-            lsm = None
+        lsm = lsm_id_or_none(text)
         cmd = SaveClip(self.channel, clip_id=lsm) if lsm else SaveClip(self.channel, name=text)
         fut = self._submit(cmd)
         fut.add_done_callback(lambda f: self._made(f, lsm or text))

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from control.sony9pin.protocol import TRAIN_LETTERS, train_id, train_index
-from plugin.clips import ANGLES, normalise_clip_id
-from plugin.errors import ClipError
+from plugin.clips import lsm_id_or_none, split_angle_id
 
 log = logging.getLogger("fvreplay.control.sony9pin")
 
@@ -117,12 +116,11 @@ class ClipLibrary:
         if t is not None:
             cams = self.cameras()
             return Entry(train_id(t), cams[t]) if t < len(cams) else None
-        try:
-            cid = normalise_clip_id(text)
-        except ClipError:
+        cid = lsm_id_or_none(text)
+        if cid is None:
             return None
-        clip = self.clip(f"{cid[:3]}A{cid[4:]}")
-        angle = ANGLES.index(cid[3])
+        base, angle = split_angle_id(cid)
+        clip = self.clip(base)
         return None if clip is None or angle >= len(clip.cameras) else Entry(cid, clip.cameras[angle], clip)
 
     def id_of_camera(self, camera: str) -> str | None:
