@@ -50,7 +50,7 @@ def command_out(cmd: Command, res: CommandResult, channel: ChannelOut | None = N
                       channel=channel)
 
 
-async def _do(engine: EngineAPI, channel: str, cmd: Command) -> CommandOut:
+async def do_command(engine: EngineAPI, channel: str, cmd: Command) -> CommandOut:
     """Run a command on the channel; answer with the result and the channel after it."""
     res = await run_command(engine, cmd)
     return command_out(cmd, res, channel_out(engine, channel))
@@ -130,26 +130,26 @@ async def patch_channel(ch: str, body: ChannelPatch, engine: EngineDep) -> Patch
 @router.post("/{ch}/play", response_model=CommandOut, summary="Play (at the channel's speed, or the one given)")
 async def play(ch: str, engine: EngineDep, body: Annotated[PlayBody | None, Body()] = None) -> CommandOut:
     channel = resolve_channel(engine, ch)
-    return await _do(engine, channel, Play(channel, speed=body.speed if body else None))
+    return await do_command(engine, channel, Play(channel, speed=body.speed if body else None))
 
 
 @router.post("/{ch}/stop", response_model=CommandOut, summary="Still on the current frame")
 async def stop(ch: str, engine: EngineDep) -> CommandOut:
     channel = resolve_channel(engine, ch)
-    return await _do(engine, channel, Stop(channel))
+    return await do_command(engine, channel, Stop(channel))
 
 
 @router.post("/{ch}/take", response_model=CommandOut, summary="Play what is cued at its default speed")
 async def take(ch: str, engine: EngineDep) -> CommandOut:
     channel = resolve_channel(engine, ch)
-    return await _do(engine, channel, Take(channel))
+    return await do_command(engine, channel, Take(channel))
 
 
 @router.post("/{ch}/live", response_model=CommandOut, summary="Go live (E-E) on a camera")
 async def live(ch: str, engine: EngineDep, body: Annotated[LiveBody | None, Body()] = None) -> CommandOut:
     channel = resolve_channel(engine, ch)
     camera = resolve_camera(engine, body.camera) if body and body.camera else None
-    return await _do(engine, channel, GoLive(channel, camera=camera))
+    return await do_command(engine, channel, GoLive(channel, camera=camera))
 
 
 def _mark_slot(engine: EngineAPI, body: MarkBody | None) -> int | None:
@@ -165,25 +165,25 @@ def _mark_slot(engine: EngineAPI, body: MarkBody | None) -> int | None:
 @router.post("/{ch}/mark-in", response_model=CommandOut, summary="Mark IN (what the channel shows, or a TC/slot)")
 async def mark_in(ch: str, engine: EngineDep, body: Annotated[MarkBody | None, Body()] = None) -> CommandOut:
     channel = resolve_channel(engine, ch)
-    return await _do(engine, channel, MarkIn(channel, slot=_mark_slot(engine, body)))
+    return await do_command(engine, channel, MarkIn(channel, slot=_mark_slot(engine, body)))
 
 
 @router.post("/{ch}/mark-out", response_model=CommandOut, summary="Mark OUT (exclusive)")
 async def mark_out(ch: str, engine: EngineDep, body: Annotated[MarkBody | None, Body()] = None) -> CommandOut:
     channel = resolve_channel(engine, ch)
-    return await _do(engine, channel, MarkOut(channel, slot=_mark_slot(engine, body)))
+    return await do_command(engine, channel, MarkOut(channel, slot=_mark_slot(engine, body)))
 
 
 @router.post("/{ch}/clear-marks", response_model=CommandOut, summary="Forget IN and OUT")
 async def clear_marks(ch: str, engine: EngineDep) -> CommandOut:
     channel = resolve_channel(engine, ch)
-    return await _do(engine, channel, ClearMarks(channel))
+    return await do_command(engine, channel, ClearMarks(channel))
 
 
 @router.post("/{ch}/jog", response_model=CommandOut, summary="Still, then step ±frames")
 async def jog(ch: str, body: JogBody, engine: EngineDep) -> CommandOut:
     channel = resolve_channel(engine, ch)
-    return await _do(engine, channel, Jog(channel, body.frames))
+    return await do_command(engine, channel, Jog(channel, body.frames))
 
 
 @router.post(
@@ -202,7 +202,7 @@ async def cue(ch: str, body: CueBody, engine: EngineDep) -> CommandOut:
         if body.slot is None:  # the model guarantees one of clip, timecode, slot
             raise Problem("invalid-request", "say what to cue: clip, timecode or slot")
         cmd = CueSlot(channel, body.slot)
-    return await _do(engine, channel, cmd)
+    return await do_command(engine, channel, cmd)
 
 
 @router.get(

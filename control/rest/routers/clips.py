@@ -30,9 +30,9 @@ from control.rest.models import (
     PlaylistOut,
     PlaylistPlay,
 )
-from control.rest.present import channel_out, clip_out, playlist_out, slot_of_timecode
+from control.rest.present import clip_out, playlist_out, slot_of_timecode
 from control.rest.problems import Problem
-from control.rest.routers.channels import _do, command_out, cue_clip_command
+from control.rest.routers.channels import cue_clip_command, do_command
 from plugin.commands import MarkIn, MarkOut, PlayPlaylist, SaveClip, Take
 from plugin.errors import ClipError
 
@@ -71,10 +71,10 @@ async def create_clip(body: ClipCreate, engine: EngineDep, response: Response) -
 async def cue_clip(clip_id: str, body: ClipCue, engine: EngineDep) -> CommandOut:
     channel = resolve_channel(engine, body.channel)
     cmd = await run_in_threadpool(cue_clip_command, engine, channel, clip_id, body.camera, body.timecode)
-    res = await run_command(engine, cmd)
-    if body.play:
-        return await _do(engine, channel, Take(channel))
-    return command_out(cmd, res, channel_out(engine, channel))
+    if not body.play:
+        return await do_command(engine, channel, cmd)
+    await run_command(engine, cmd)
+    return await do_command(engine, channel, Take(channel))
 
 
 @router.get("/{clip_id:path}", response_model=ClipOut, summary="One clip (114A%2F00 or 114A-00)")
@@ -165,7 +165,7 @@ def create_playlist(body: PlaylistCreate, engine: EngineDep, response: Response)
 async def play_playlist(playlist_id: str, engine: EngineDep, body: PlaylistPlay | None = None) -> CommandOut:
     playlist = await run_in_threadpool(_playlist, engine, playlist_id)
     channel = resolve_channel(engine, body.channel if body else None)
-    return await _do(engine, channel, PlayPlaylist(channel, playlist_id=playlist_out(playlist).id))
+    return await do_command(engine, channel, PlayPlaylist(channel, playlist_id=playlist_out(playlist).id))
 
 
 @playlists.get("/{playlist_id:path}", response_model=PlaylistOut, summary="One playlist")
