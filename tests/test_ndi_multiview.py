@@ -129,7 +129,6 @@ def test_the_multiview_goes_out_over_ndi_at_its_own_rate() -> None:
         src.open()
         try:
             frame = wait_until(lambda: src.read(0.1), "a multiview frame", timeout=5.0)
-            assert frame is not None
             assert (frame.width, frame.height) == (640, 360)
             assert src.state()["format"] == "640x360 uyvy 25"
         finally:

@@ -231,7 +231,7 @@ class Multiviewer:
                 else:
                     self._border(key, tile, tally.get(cam, ""))
                 cam_state = snapshot.get(f"cameras.{cam}.state", "")
-                self._label(f"cam:{cam}", tile, cam if cam_state in ("", "LIVE", "OK") else f"{cam} {cam_state}")
+                self._label(key, tile, cam if cam_state in ("", "LIVE", "OK") else f"{cam} {cam_state}")
             self._compositions += 1
             return self._canvas
 
