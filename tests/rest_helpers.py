@@ -97,10 +97,11 @@ class EngineDriver:
 
 
 @contextmanager
-def driven_engine(tmp: Path, *, prime: int = 20, period_s: float | None = None) -> Iterator[Engine]:
-    """A REST test engine with ``prime`` slots recorded, ticked by an EngineDriver until the block ends."""
+def driven_engine(tmp: Path, *, prime: int = 20, **driver_args: Any) -> Iterator[Engine]:
+    """A REST test engine with ``prime`` slots recorded, ticked by an EngineDriver (given ``driver_args``, e.g.
+    ``period_s``) until the block ends."""
     e = make_rest_engine(tmp)
-    driver = EngineDriver(e) if period_s is None else EngineDriver(e, period_s=period_s)
+    driver = EngineDriver(e, **driver_args)
     driver.prime(prime)
     driver.start()
     try:

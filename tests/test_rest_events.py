@@ -19,7 +19,7 @@ WS = "ws://127.0.0.1:8080"
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    with driven_engine(tmp_path, prime=20, period_s=0.01) as e:
+    with driven_engine(tmp_path, period_s=0.01) as e:
         yield e
 
 

@@ -26,7 +26,7 @@ KEY = "s3cret-key-for-tests-0123"
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Iterator[Engine]:
-    with driven_engine(tmp_path, prime=20) as e:
+    with driven_engine(tmp_path) as e:
         yield e
 
 
