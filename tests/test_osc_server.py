@@ -22,7 +22,7 @@ from control.osc.codec import (
 from control.osc.server import OscServer, feedback_messages
 from plugin import commands as c
 from profiles import parse_profile
-from tests.test_sony9pin_fakes import NOW, FakeEngine
+from tests.sony9pin_helpers import NOW, FakeEngine
 from timing import slot_start_ns, utc_to_tai_ns
 
 SENDER = ("127.0.0.1", 50000)

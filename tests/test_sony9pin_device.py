@@ -7,7 +7,6 @@ the port tests at the end run the device thread on a pty and inject errors at th
 from __future__ import annotations
 
 import os
-import select
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from control.sony9pin.device import Sony9PinDevice
 from plugin import commands as c
 from plugin.errors import ControlError
 from profiles import parse_profile
-from tests.test_sony9pin_fakes import NOW, FakeEngine, cmd, h
+from tests.sony9pin_helpers import NOW, Controller, FakeEngine, cmd, h
 
 
 @pytest.fixture
@@ -587,42 +586,6 @@ def test_surface_reports_a_port_it_cannot_open(engine: FakeEngine) -> None:
 
 
 # --- over a pty: the port thread, timing and error injection ------------------------------------------------
-
-
-class Controller:
-    """The master end of a pty, talking 9-pin as a replay controller would."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def send(self, raw: bytes) -> None:
-        os.write(self.fd, raw)
-
-    def read_reply(self, timeout: float = 0.5) -> bytes:
-        first = self._read(1, timeout)
-        if not first:
-            return b""
-        return first + self._read(p.block_length(first[0]) - 1, timeout)
-
-    def _read(self, n: int, timeout: float) -> bytes:
-        out = b""
-        deadline = time.monotonic() + timeout
-        while len(out) < n:
-            ready, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                break
-            out += os.read(self.fd, n - len(out))
-        return out
-
-    def transact(self, raw: bytes) -> bytes:
-        self.send(raw)
-        return self.read_reply()
-
-    def quiet(self) -> None:
-        """Wait out the device's post-error discard and drop anything left (>10 ms of silence)."""
-        time.sleep(0.12)
-        while self._read(64, 0.02):
-            pass
 
 
 @pytest.fixture

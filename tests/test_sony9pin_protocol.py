@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from control.sony9pin import protocol as p
-from tests.test_sony9pin_fakes import h
+from tests.sony9pin_helpers import h
 
 # --- framing -----------------------------------------------------------------------------------------
 

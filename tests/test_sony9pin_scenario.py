@@ -24,8 +24,7 @@ from control.sony9pin.device import Sony9PinDevice
 from plugin import commands as c
 from plugin.engine import Engine
 from tests.engine_helpers import BASE, make_engine, record
-from tests.test_sony9pin_device import Controller
-from tests.test_sony9pin_fakes import cmd
+from tests.sony9pin_helpers import Controller, cmd
 from timing import slot_start_ns
 
 FIRST_TICK = BASE + 151

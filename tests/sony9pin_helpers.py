@@ -1,13 +1,18 @@
-"""A fake engine implementing the documented engine API (docs/engine-api.md) for control-surface tests.
+"""Shared by the 9-pin and OSC tests: a fake engine implementing the documented engine API
+(docs/engine-api.md), ``h``/``cmd`` to write bytes and 9-pin blocks as hex text, and ``Controller``, the
+controller end of a pty.
 
-It records every submitted command, applies the transport ones at ``tick()`` with simple semantics, and
+The fake engine records every submitted command, applies the transport ones at ``tick()`` with simple semantics, and
 answers channel_status/resolve_channel/clips/state/timecode_of/slot_of_timecode. The 9-pin and OSC tests
 use it to check which command a wire message becomes; tests against the real engine live beside them.
 """
 
 from __future__ import annotations
 
+import os
+import select
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -247,3 +252,39 @@ def cmd(text: str) -> bytes:
     """A 9-pin block from its bytes without checksum: ``cmd("20 01")`` is Play."""
     raw = h(text)
     return p.encode(raw[0] >> 4, raw[1], raw[2:])
+
+
+class Controller:
+    """The master end of a pty, talking 9-pin as a replay controller would."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def send(self, raw: bytes) -> None:
+        os.write(self.fd, raw)
+
+    def read_reply(self, timeout: float = 0.5) -> bytes:
+        first = self._read(1, timeout)
+        if not first:
+            return b""
+        return first + self._read(p.block_length(first[0]) - 1, timeout)
+
+    def _read(self, n: int, timeout: float) -> bytes:
+        out = b""
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            ready, _, _ = select.select([self.fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            out += os.read(self.fd, n - len(out))
+        return out
+
+    def transact(self, raw: bytes) -> bytes:
+        self.send(raw)
+        return self.read_reply()
+
+    def quiet(self) -> None:
+        """Wait out the device's post-error discard and drop anything left (>10 ms of silence)."""
+        time.sleep(0.12)
+        while self._read(64, 0.02):
+            pass
