@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import socket
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from control.sony9pin import protocol as p
 from control.sony9pin.device import Sony9PinDevice
 from plugin import commands as c
 from plugin.engine import Engine
+from tests.conftest import wait_until
 from tests.engine_helpers import BASE, make_engine, record
 from tests.sony9pin_helpers import Controller, cmd
 from timing import slot_start_ns
@@ -76,14 +76,6 @@ class Ticker:
         self.slot += 1
 
 
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
 def check_poll(ctl: Controller, engine: Engine) -> None:
     """What a controller polls each frame: status and current time, consistent with the engine."""
     st = engine.channel_status("PGM1")
@@ -119,8 +111,8 @@ def run_ninepin(engine: Engine) -> list[dict[str, Any]]:
                 clock.tick()
                 check_poll(ctl, engine)
             if label.startswith("make clip"):
-                wait_for(lambda: any(c.clip_id == "111A/00" for c in engine.clips.list()), "the clip to be saved")
-                wait_for(lambda: ctl.transact(p.encode(0xA, 0x18, p.id_bytes("111B/00")))[2] & 0x01 == 1,
+                wait_until(lambda: any(c.clip_id == "111A/00" for c in engine.clips.list()), "the clip to be saved")
+                wait_until(lambda: ctl.transact(p.encode(0xA, 0x18, p.id_bytes("111B/00")))[2] & 0x01 == 1,
                          "the device to list the new clip")
                 assert ctl.transact(cmd("B0 00")) == p.encode(0x9, 0x00, b"\x01" + p.id_bytes("111A/00"))
             states.append({"step": label, **snapshot(engine)})
@@ -147,11 +139,11 @@ def run_osc(engine: Engine) -> list[dict[str, Any]]:
             args = [tc_of(engine, CUE_SLOT) if a == "@cue" else a for a in args]
             before = server.state()["commands"]
             sock.sendto(encode_message(address, *args), server.address)
-            wait_for(lambda b=before: server.state()["commands"] > b, f"OSC {address} to be submitted")
+            wait_until(lambda b=before: server.state()["commands"] > b, f"OSC {address} to be submitted")
             for _ in range(ticks):
                 clock.tick()
             if label.startswith("make clip"):
-                wait_for(lambda: any(c.clip_id == "111A/00" for c in engine.clips.list()), "the clip to be saved")
+                wait_until(lambda: any(c.clip_id == "111A/00" for c in engine.clips.list()), "the clip to be saved")
             states.append({"step": label, **snapshot(engine)})
         assert server.state()["rejected"] == 0 and server.state()["refused"] == 0
     finally:
@@ -188,53 +180,54 @@ def test_ninepin_and_osc_drive_the_engine_to_the_same_states(tmp_path: Path) -> 
     assert by_step["back to E-E"]["state"] == "LIVE"
 
 
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A real engine with slots BASE..BASE+150 recorded on every camera (ticked by a Ticker from FIRST_TICK)."""
+    e = make_engine(tmp_path)
+    record(e, BASE, BASE + 150)
+    yield e
+    e.stop()
+
+
+@pytest.fixture
+def device(engine: Engine) -> Iterator[Sony9PinDevice]:
+    """A 9-pin device on PGM1 with no port (loop://): tests call handle(); stopped before the engine."""
+    d = Sony9PinDevice(engine, "loop://", "PGM1", "odetics")
+    yield d
+    d.stop()
+
+
 @pytest.mark.integration
-def test_superseded_commands_say_so_and_no_surface_counts_them_as_refused(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path)
-    record(engine, BASE, BASE + 150)
-    device = Sony9PinDevice(engine, "loop://", "PGM1", "odetics")
+def test_superseded_commands_say_so_and_no_surface_counts_them_as_refused(engine: Engine, device: Sony9PinDevice) -> None:
     server = OscServer(engine, "127.0.0.1", 0)
     clock = Ticker(engine)
-    try:
-        stale = engine.submit(c.Jog("PGM1", 1))
-        assert device.handle(cmd("20 01")) == p.ACK  # replaces the jog, then is replaced by Stop
-        assert device.handle(cmd("20 00")) == p.ACK
-        clock.tick()
-        assert not stale.result(1).ok and stale.result(1).data == {"superseded_by": "play"}
-        server.handle_packet(encode_message("/fvr/1/play"), ("127.0.0.1", 9))
-        server.handle_packet(encode_message("/fvr/1/stop"), ("127.0.0.1", 9))
-        clock.tick()
-        assert device.stats.refused == 0 and server.state()["refused"] == 0
-        assert engine.channel_status("PGM1").speed == 0.0
-    finally:
-        device.stop()
-        engine.stop()
+    stale = engine.submit(c.Jog("PGM1", 1))
+    assert device.handle(cmd("20 01")) == p.ACK  # replaces the jog, then is replaced by Stop
+    assert device.handle(cmd("20 00")) == p.ACK
+    clock.tick()
+    assert not stale.result(1).ok and stale.result(1).data == {"superseded_by": "play"}
+    server.handle_packet(encode_message("/fvr/1/play"), ("127.0.0.1", 9))
+    server.handle_packet(encode_message("/fvr/1/stop"), ("127.0.0.1", 9))
+    clock.tick()
+    assert device.stats.refused == 0 and server.state()["refused"] == 0
+    assert engine.channel_status("PGM1").speed == 0.0
 
 
 @pytest.mark.integration
-def test_two_ejects_in_one_frame_step_live_twice(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path)
-    record(engine, BASE, BASE + 150)
-    device = Sony9PinDevice(engine, "loop://", "PGM1", "odetics")
+def test_two_ejects_in_one_frame_step_live_twice(engine: Engine, device: Sony9PinDevice) -> None:
     clock = Ticker(engine)
-    try:
-        clock.tick()
-        assert (engine.channel_status("PGM1").state, engine.channel_status("PGM1").camera) == ("LIVE", "cam01")
-        assert device.handle(cmd("20 0F")) == p.ACK
-        assert device.handle(cmd("20 0F")) == p.ACK
-        clock.tick()
-        st = engine.channel_status("PGM1")
-        assert (st.state, st.camera) == ("LIVE", "cam03")
-        assert device.stats.refused == 0
-    finally:
-        device.stop()
-        engine.stop()
+    clock.tick()
+    assert (engine.channel_status("PGM1").state, engine.channel_status("PGM1").camera) == ("LIVE", "cam01")
+    assert device.handle(cmd("20 0F")) == p.ACK
+    assert device.handle(cmd("20 0F")) == p.ACK
+    clock.tick()
+    st = engine.channel_status("PGM1")
+    assert (st.state, st.camera) == ("LIVE", "cam03")
+    assert device.stats.refused == 0
 
 
 @pytest.mark.integration
-def test_osc_bundle_lands_on_the_slot_its_timetag_names(tmp_path: Path) -> None:
-    engine = make_engine(tmp_path)
-    record(engine, BASE, BASE + 150)
+def test_osc_bundle_lands_on_the_slot_its_timetag_names(engine: Engine) -> None:
     server = OscServer(engine, "127.0.0.1", 0)
     server.start()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -244,7 +237,7 @@ def test_osc_bundle_lands_on_the_slot_its_timetag_names(tmp_path: Path) -> None:
         target = FIRST_TICK + 8
         when = tai_ns_to_timetag(slot_start_ns(target, engine.rate) + 5_000_000)
         sock.sendto(encode_bundle(when, [encode_message("/fvr/1/stop")]), server.address)
-        wait_for(lambda: server.state()["commands"] == 1, "the bundle to be held")
+        wait_until(lambda: server.state()["commands"] == 1, "the bundle to be held")
         assert server.state()["held"] == 1
         speeds = {}
         while clock.slot <= target + 1:
@@ -257,7 +250,6 @@ def test_osc_bundle_lands_on_the_slot_its_timetag_names(tmp_path: Path) -> None:
     finally:
         sock.close()
         server.stop()
-        engine.stop()
 
 
 @pytest.mark.integration
