@@ -250,8 +250,11 @@ def run_eval(args: argparse.Namespace) -> int:
     def renderers(r: Rig) -> dict[str, BaseRenderer]:
         out = {m: RENDERERS[m](r, device=args.device, quality=args.quality, near=near, far=far) for m in modes}
         for renderer in out.values():
-            if isinstance(renderer, DepthRenderer):
+            if isinstance(renderer, DepthRenderer) and plates is not None:
+                # As the engine sets them up: the plates, and the venue depth made from them (for this
+                # rig: a held-out camera's plate is not used).
                 renderer.background = plates
+                renderer.venue = renderer.estimate_venue(plates)
         return out
 
     n = len(rig)

@@ -45,11 +45,13 @@ from plugin.freeview.render.common import (
     Projection,
     box_filter,
     ground_depth,
+    image_stack,
     keep_freed_memory,
     sample_many,
     stacked,
     view_rays,
 )
+from plugin.freeview.render.venue import VenueDepth, median_inverse_depth, splat_depth
 from plugin.freeview.rig import Rig
 
 
@@ -68,6 +70,7 @@ class SweepSettings:
     truncate: float  # colour difference (0..1) above which a pair disagrees, full stop
     ground_bias: float  # cost bonus of the pitch hypothesis (a prior: most pixels are pitch)
     agreement: float = 0.2  # blending: a source this far (0..1) from the median colour gets weight 1/e; 0: off
+    venue_bias: float = 0.03  # cost bonus of the venue's own depth (``venue``) over the sweep's
 
 
 _NORMAL = SweepSettings(
@@ -112,6 +115,17 @@ _PLAYER_SEARCH = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)
 #: (``_fill_unreliable``): the mean over a window this fraction of the picture width (10 px at 640).
 _FILL_COST = 0.25
 _FILL_REACH = 1 / 64
+
+#: The venue depth (``estimate_venue``): the sweep's quality level, rounds of propagation between
+#: neighbouring pixels, the pixel offsets a pixel borrows depths from, and the steps of disparity (of the
+#: nearest source) tried around its own, shrinking each round.
+_VENUE_QUALITY = "high"
+_VENUE_SOURCES = 6
+_VENUE_ROUNDS = 3
+_VENUE_SHIFTS = (1, 2, 4, 8)
+_VENUE_STEPS = (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0)
+#: Hypotheses judged at once while propagating (bounds the memory of a full-size cost).
+_VENUE_CHUNK = 8
 
 #: Widest level swept in float16 on CUDA: beyond it fp16 grid coordinates are off by more than 1/4 pixel.
 _FP16_MAX_WIDTH = 1024
@@ -186,6 +200,15 @@ def _above(feet: torch.Tensor, rays_xy: torch.Tensor) -> torch.Tensor:
     out, seen along the ray, as the pitch points ``feet`` (..., 2): straight above them when the ray passes
     over them."""
     return (feet * rays_xy).sum(-1) / (rays_xy * rays_xy).sum(-1).clamp(min=1e-9)
+
+
+def _shifted(depth: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``depth`` (H, W) moved so each pixel holds the value ``dy`` rows and ``dx`` columns away (edges kept)."""
+    h, w = depth.shape
+    out = depth.clone()
+    into = (slice(max(-dy, 0), h + min(-dy, 0)), slice(max(-dx, 0), w + min(-dx, 0)))
+    out[into] = depth[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)]
+    return out
 
 
 def _baseline(target: CameraModel, srcs: list[tuple[CameraModel, torch.Tensor]]) -> float:
@@ -306,6 +329,9 @@ class DepthRenderer(BaseRenderer):
         #: Clean plates of the cameras; with them the players are placed by their silhouettes (see
         #: ``place_players``). Swapped whole by the engine when it rebuilds them.
         self.background: BackgroundPlates | None = None
+        #: The venue's own depth per camera (``estimate_venue``, from the plates); with it every pixel
+        #: also tries the venue's depth, splatted from the cameras bracketing the view.
+        self.venue: VenueDepth | None = None
 
     def sources_at(self, s: float) -> list[str]:
         return self.names(self.rig.neighbours(s, self.n_sources))
@@ -316,16 +342,29 @@ class DepthRenderer(BaseRenderer):
         idx = self.rig.neighbours(s, self.n_sources)
         srcs = self.load(images, self.names(idx), alpha=True)
         levels = self.pyramid(target, srcs, None)
-        depth = self.estimate_depth(target, srcs, levels=levels)
+        venue = self.venue_view(target, s)
+        depth = self.estimate_depth(target, srcs, levels=levels, venue=venue)
         plates = self.background
         if plates is not None and all(name in plates for name in self.names(idx)):
             names = self.names(idx)
             # The same frames against the same plates (the engine swaps in new plates whole).
             given = [plates, *(images[n] for n in names)]
             masks = self.memo("masks", tuple(names), given, lambda: self._foregrounds(plates, names, images, srcs))
-            depth = self.place_players(levels[-1], depth, masks)
+            silhouettes = self.silhouettes(levels[-1], masks)
+            if venue is not None:
+                depth = self.venue_where_clear(levels[-1], depth, venue, silhouettes)
+            depth = self._place(levels[-1], depth, silhouettes)
         sampled = self.sample_at(target, srcs, depth, rays=levels[-1].rays)  # the finest level is the target
         return self.blend(target, s, idx, srcs, sampled)
+
+    def venue_view(self, target: CameraModel, s: float) -> torch.Tensor | None:
+        """(H, W) venue depth of ``target`` splatted from the two cameras bracketing ``s`` (inf where
+        neither has one), or None without a venue depth of both."""
+        venue = self.venue
+        names = self.names(self.rig.neighbours(s, 2))
+        if venue is None or not all(name in venue for name in names):
+            return None
+        return splat_depth(target, [venue.points(name) for name in names])
 
     def _foregrounds(
         self,
@@ -419,13 +458,15 @@ class DepthRenderer(BaseRenderer):
         srcs: list[tuple[CameraModel, torch.Tensor]],
         reference: torch.Tensor | None = None,
         levels: list[Level] | None = None,
+        venue: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """(H, W) depth z_cam of every pixel of ``target`` from the sources (float32; inf: sky/none).
 
         ``srcs`` images carry an alpha channel (``load(..., alpha=True)``). With ``reference`` (the
         target's own (1, 3, H, W) image) costs compare each source with it instead of the sources with
         each other (the ``fvreplay depth`` command). ``levels``: ``pyramid(target, srcs, reference)``
-        when the caller already has it (``reference`` is then not used).
+        when the caller already has it (``reference`` is then not used). ``venue``: the venue's own
+        depth of the target ((H, W), inf where unknown; ``venue_view``), tried at every pixel.
         """
         levels = levels if levels is not None else self.pyramid(target, srcs, reference)
         baseline = _baseline(target, srcs)
@@ -449,7 +490,19 @@ class DepthRenderer(BaseRenderer):
             step = 1.0 / (float(lvl.target.fx) * baseline)
             reach = st.search[min(k, len(st.search) - 1)] if lvl.factor >= st.finest else 0
             depth, best_cost = self._refine(lvl, depth, step, reach)
+        if venue is not None:
+            depth, best_cost = self._prefer_venue(levels[-1], depth, venue)
         return self._fill_unreliable(levels[-1], depth, best_cost)
+
+    def _prefer_venue(self, lvl: Level, depth: torch.Tensor, venue: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per pixel, the venue's depth instead of the sweep's where it matches as well, give or take the
+        bonus ``venue_bias`` (where nobody stands in front, it is the better depth: worked out against a
+        real picture, smoothed and cross-checked). Returns the depth and its cost."""
+        hyp = torch.stack([depth, torch.where(torch.isfinite(venue), venue, depth)])
+        cost = self._cost(lvl, hyp)
+        bonus = torch.where(torch.isfinite(venue), self.settings.venue_bias, -1.0)
+        take = cost[1] - bonus < cost[0]
+        return torch.where(take, hyp[1], hyp[0]), torch.where(take, cost[1], cost[0])
 
     def _fill_unreliable(self, lvl: Level, depth: torch.Tensor, cost: torch.Tensor) -> torch.Tensor:
         """Off-pitch pixels whose depth matches badly (window cost above ``_FILL_COST`` of the truncation)
@@ -506,6 +559,61 @@ class DepthRenderer(BaseRenderer):
             depth = torch.where(in_group, refined, depth)
         return depth, best_cost[0]
 
+    def propagate(self, lvl: Level, depth: torch.Tensor, step: float, rounds: int = _VENUE_ROUNDS) -> torch.Tensor:
+        """``depth`` at ``lvl`` improved by rounds of propagation: each pixel tries the depths of the pixels
+        ``_VENUE_SHIFTS`` away in the four directions (a good match spreads along a surface), its own
+        +- ``_VENUE_STEPS`` steps ``step`` of inverse depth (shrinking each round), and the pitch, and
+        keeps the one with the lowest window cost."""
+        h, w = depth.shape
+        for k in range(rounds):
+            moved = []
+            for d in _VENUE_SHIFTS:
+                for dy, dx in ((d, 0), (-d, 0), (0, d), (0, -d)):
+                    moved.append(_shifted(depth, dy, dx))
+            hyps = [depth, *moved, *self._around(depth, step, [o / (k + 1) for o in _VENUE_STEPS])]
+            best_cost = torch.full((h, w), float("inf"), device=self.device)
+            best = depth
+            for a in range(0, len(hyps), _VENUE_CHUNK):
+                hyp = torch.stack([lvl.ground, *hyps[a : a + _VENUE_CHUNK]])
+                cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
+                c, j = cost.min(dim=0, keepdim=True)
+                better = c[0] < best_cost
+                best = torch.where(better, torch.gather(hyp, 0, j)[0], best)
+                best_cost = torch.where(better, c[0], best_cost)
+            depth = best
+        return depth
+
+    def estimate_venue(self, plates: BackgroundPlates) -> VenueDepth:
+        """The venue depth of the rig's cameras that have a plate, worked out on first use (see
+        ``plugin.freeview.render.venue``): each camera's plate the reference of a sweep at quality
+        ``_VENUE_QUALITY`` against its neighbours' plates, then ``propagate``, then smoothed."""
+        shapes = {cam.name: plates.plates[cam.name].shape for cam in self.rig if cam.name in plates}
+        sizes = {name: (int(shape[1]), int(shape[0])) for name, shape in shapes.items()}
+
+        def camera(name: str) -> CameraModel:
+            return self.source_camera(name, *sizes[name])
+
+        def estimate(name: str) -> torch.Tensor:
+            others = self.rig.without(name)
+            sweeper = DepthRenderer(
+                others, device=str(self.device), quality=_VENUE_QUALITY, near=self.near, far=self.far,
+                ground_plane=self.ground_plane, sources=_VENUE_SOURCES,
+            )
+            cam = camera(name)
+            names = [n for n in sweeper.names(others.neighbours(others.locate(cam.center), sweeper.n_sources)) if n in plates]
+            if not names:
+                return torch.full((cam.height, cam.width), float("inf"), device=self.device)
+            images = {n: plates.plate(n, *sizes[name]) for n in [*names, name]}
+            with torch.inference_mode():
+                srcs = sweeper.load(images, names, alpha=True)
+                levels = sweeper.pyramid(cam, srcs, image_stack([images[name]], self.device))
+                depth = sweeper.estimate_depth(cam, srcs, levels=levels)
+                nearest = min(float(np.linalg.norm(c.center - cam.center)) for c, _ in srcs)
+                depth = sweeper.propagate(levels[-1], depth, 1.0 / (float(cam.fx) * max(nearest, 1e-6)))
+                return median_inverse_depth(depth)
+
+        return VenueDepth(self.names(list(range(len(self.rig)))), camera, estimate, sizes)
+
     def place_players(self, lvl: Level, depth: torch.Tensor, masks: Mapping[str, np.ndarray | torch.Tensor]) -> torch.Tensor:
         """``depth`` with the players put where their silhouettes say, at ``lvl`` (the full-size level).
 
@@ -517,6 +625,32 @@ class DepthRenderer(BaseRenderer):
         Among those the most photo-consistent one wins, judged per pixel (a box window straddles the
         player's edge). Pixels with no such depth keep the sweep's.
         """
+        return self._place(lvl, depth, self.silhouettes(lvl, masks))
+
+    def silhouettes(self, lvl: Level, masks: Mapping[str, np.ndarray | torch.Tensor]) -> torch.Tensor:
+        """(n, 2, H, W): each source's foreground mask (``masks`` by camera name, in the order of the
+        level's sources, at their size) and "in frame", undistorted like the level's sources."""
+        names = [cam.name.removesuffix("|pinhole") for cam, _ in lvl.srcs]
+        if list(masks) != names or any(tuple(masks[n].shape) != tuple(img.shape[-2:]) for n, (_, img) in zip(names, lvl.srcs)):
+            raise ValueError(f"the depth renderer needs a mask of each of {names}, in order, at the level's size")
+        m = torch.stack([torch.as_tensor(masks[name]).to(self.device, torch.float32) for name in names])
+        two = torch.stack([m, torch.ones_like(m)], dim=1)  # each mask and "in frame"
+        cams = [self.source_camera(name, m.shape[2], m.shape[1]) for name in names]
+        undistorted = self._pinhole(cams, two, torch.float32)[1]
+        return undistorted if isinstance(undistorted, torch.Tensor) else torch.cat(undistorted)
+
+    def venue_where_clear(self, lvl: Level, depth: torch.Tensor, venue: torch.Tensor, silhouettes: torch.Tensor) -> torch.Tensor:
+        """``depth`` with the venue's depth wherever its point is background (not foreground against the
+        plate) in every source that has it in frame: the frames show the empty venue there, so nobody
+        stands in front of it. Elsewhere the sweep's depth stays (``place_players`` follows)."""
+        known = torch.isfinite(venue)
+        smp, _, _ = self._warp(lvl, torch.where(known, venue, depth).unsqueeze(0), silhouettes)
+        in_frame = smp[:, 1, 0] > 0.5
+        clear = (~in_frame | (smp[:, 0, 0] < 0.5)).all(dim=0) & in_frame.any(dim=0) & known
+        return torch.where(clear, venue, depth)
+
+    def _place(self, lvl: Level, depth: torch.Tensor, silhouettes: torch.Tensor) -> torch.Tensor:
+        """``place_players`` with the sources' ``silhouettes`` made."""
         # The prefilter runs on every other row and column (``_PREFILTER_STRIDE``).
         fa, fo = lvl.folded
         st = _PREFILTER_STRIDE
@@ -524,14 +658,6 @@ class DepthRenderer(BaseRenderer):
         rough = self._standing(coarse, every=3)
         if rough is None:
             return depth
-        names = [cam.name.removesuffix("|pinhole") for cam, _ in lvl.srcs]
-        if list(masks) != names or any(tuple(masks[n].shape) != tuple(img.shape[-2:]) for n, (_, img) in zip(names, lvl.srcs)):
-            raise ValueError(f"place_players needs a mask of each of {names}, in order, at the level's size")
-        m = torch.stack([torch.as_tensor(masks[name]).to(self.device, torch.float32) for name in names])
-        two = torch.stack([m, torch.ones_like(m)], dim=1)  # each mask and "in frame"
-        cams = [self.source_camera(name, m.shape[2], m.shape[1]) for name in names]
-        silhouettes = self._pinhole(cams, two, torch.float32)[1]
-        silhouettes = silhouettes if isinstance(silhouettes, torch.Tensor) else torch.cat(silhouettes)
         # The hull test, cheaply: first every third depth against the first source's silhouette grown
         # by a few pixels (the depths skipped lie within that), over the whole picture; then every
         # depth against every silhouette, only where that left one standing (a few per cent).

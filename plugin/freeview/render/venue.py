@@ -1,0 +1,199 @@
+"""The venue's own depth: each camera's depth of the empty venue, estimated once from its clean plate.
+
+The cameras are locked off and the venue does not move, so what a live sweep finds hardest (the stands'
+fine, repetitive crowd, the boards' lettering a few per cent out) can be worked out once, with time to
+spare, from the clean plates: each camera's plate is the reference of a multi-view sweep against its
+neighbours' plates (a real picture to compare with, no players in the way), refined by propagating
+depths between neighbouring pixels, smoothed by a median of inverse depth (the stands are a smooth
+surface; the pixel-level matches on an aliased crowd are not), and cross-checked: a pixel keeps its depth
+only where a neighbouring camera's depth map puts the point back within a pixel. Sports free-viewpoint
+systems do the same (the static field modelled ahead, only the players live).
+
+The renderer splats the venue depth of the cameras bracketing a view into it (``splat_depth``) and
+offers it to every pixel as one more depth, with a small bonus: where nobody stands in front, the venue's
+own depth wins.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from plugin.freeview.camera import CameraModel
+from plugin.freeview.render.common import PixelGrid, Projection, view_rays
+
+#: A pixel of the venue depth is kept when a neighbouring camera's depth puts its point back within this
+#: many pixels of where it started.
+CHECK_PX = 1.0
+#: Radius of the median of inverse depth that smooths each camera's venue depth (9 x 9 pixels).
+MEDIAN_RADIUS = 4
+#: Rows of the picture the median works on at once (its window unfolded costs 81 floats a pixel).
+_MEDIAN_ROWS = 64
+
+_pixels = PixelGrid()
+
+
+def median_inverse_depth(depth: torch.Tensor, radius: int = MEDIAN_RADIUS) -> torch.Tensor:
+    """(H, W) depth whose inverse is the median of the inverse depths in a (2r+1)^2 window (no depth,
+    inf, counts as inverse depth 0); pixels without a depth stay without."""
+    if radius <= 0:
+        return depth
+    finite = torch.isfinite(depth)
+    inv = torch.where(finite, 1.0 / depth, torch.zeros_like(depth))
+    h, w = inv.shape
+    k = 2 * radius + 1
+    padded = F.pad(inv[None, None], (radius, radius, radius, radius), mode="replicate")
+    out = torch.empty_like(inv)
+    for top in range(0, h, _MEDIAN_ROWS):
+        rows = min(_MEDIAN_ROWS, h - top)
+        window = F.unfold(padded[..., top : top + rows + 2 * radius, :], k)[0]  # (k*k, rows*w)
+        out[top : top + rows] = window.median(dim=0).values.view(rows, w)
+    smooth = torch.where(out > 0, 1.0 / out.clamp(min=1e-12), torch.full_like(out, float("inf")))
+    return torch.where(finite, smooth, depth)
+
+
+def _points(cam: CameraModel, depth: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) world points of ``cam``'s pixels at ``depth`` (z_cam; inf: far out along the ray)."""
+    rays = view_rays(cam, _pixels(cam.width, cam.height, depth.device))
+    center = torch.tensor(cam.center, dtype=torch.float32, device=depth.device)
+    far = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, 1e6))
+    return center + rays * far.unsqueeze(-1)
+
+
+def _in_camera(cam: CameraModel, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Grid coordinates (..., 2) (align_corners: -1..1 across the frame) and depth z_cam (...) of world
+    ``points`` (..., 3) in ``cam``, its distortion applied."""
+    R = torch.tensor(cam.R, dtype=torch.float32, device=points.device)
+    t = torch.tensor(cam.t, dtype=torch.float32, device=points.device)
+    local = points @ R.T + t
+    shape = local.shape[:-1]
+    grid = Projection.of([cam], points.device).points(local.reshape(1, -1, 3))[0, 0]
+    return grid.view(*shape, 2), local[..., 2]
+
+
+def cross_check(
+    cam: CameraModel, depth: torch.Tensor, others: Sequence[tuple[CameraModel, torch.Tensor]], tolerance: float | None = None
+) -> torch.Tensor:
+    """``depth`` of ``cam`` kept (else inf) where one of ``others`` (camera, its depth map) agrees: the
+    point, looked up in the other camera's depth map and carried back, lands within ``tolerance`` pixels
+    (default ``CHECK_PX``)."""
+    tolerance = CHECK_PX if tolerance is None else tolerance
+    dev = depth.device
+    h, w = depth.shape
+    points = _points(cam, depth)
+    own = _pixels(w, h, dev)[..., :2]
+    agreed = torch.zeros((h, w), dtype=torch.bool, device=dev)
+    for other, other_depth in others:
+        grid, z = _in_camera(other, points)
+        inside = (grid.abs() <= 1).all(dim=-1) & (z > 0)
+        there = F.grid_sample(
+            _points(other, other_depth).permute(2, 0, 1)[None], grid[None], mode="nearest", align_corners=True
+        )[0].permute(1, 2, 0)
+        back, zb = _in_camera(cam, there)
+        px = torch.stack([(back[..., 0] + 1) * (0.5 * (w - 1)), (back[..., 1] + 1) * (0.5 * (h - 1))], dim=-1)
+        agreed |= inside & (zb > 0) & ((px - own).norm(dim=-1) < tolerance)
+    return torch.where(agreed & torch.isfinite(depth), depth, torch.full_like(depth, float("inf")))
+
+
+def splat_depth(target: CameraModel, points: Sequence[torch.Tensor]) -> torch.Tensor:
+    """(H, W) depth z_cam in ``target`` of world ``points`` ((P, 3) each: venue points of the sources),
+    nearest first (a z-buffer); inf where no point lands.
+
+    Each point covers the 2 x 2 target pixels around it; cracks left where the target is magnified take
+    the farthest depth around them (a crack in a surface is that surface; at an edge, the one behind)."""
+    dev = points[0].device
+    w, h = target.width, target.height
+    zbuf = torch.full((h * w,), float("inf"), device=dev)
+    for pts in points:
+        grid, z = _in_camera(target, pts)
+        u = (grid[:, 0] + 1) * (0.5 * (w - 1))
+        v = (grid[:, 1] + 1) * (0.5 * (h - 1))
+        front = (z > 1e-3) & (u > -1) & (u < w) & (v > -1) & (v < h)
+        u0, v0, z = u[front].floor().long(), v[front].floor().long(), z[front]
+        for du, dv in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            x, y = u0 + du, v0 + dv
+            ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+            zbuf.scatter_reduce_(0, (y * w + x)[ok], z[ok], reduce="amin", include_self=True)
+    out = zbuf.view(h, w)
+    finite = torch.isfinite(out)
+    around = F.max_pool2d(torch.where(finite, out, torch.zeros_like(out))[None, None], 3, stride=1, padding=1)[0, 0]
+    count = F.avg_pool2d(finite.float()[None, None], 3, stride=1, padding=1)[0, 0]
+    crack = ~finite & (count > 4.5 / 9)  # a hole with most of its neighbours known
+    return torch.where(crack, around, out)
+
+
+class VenueDepth:
+    """Each camera's venue depth (float32 (H, W) z_cam at its plate's size, inf where unknown), worked
+    out on first use and kept: ``estimate(name)`` gives a camera's raw depth, which is then
+    cross-checked against the cameras next to it along the rig (``order``). Thread-safe;
+    ``complete()`` works them all out ahead (the engine does, in its plates thread)."""
+
+    def __init__(
+        self,
+        order: Sequence[str],
+        cameras: Callable[[str], CameraModel],
+        estimate: Callable[[str], torch.Tensor],
+        sizes: dict[str, tuple[int, int]],
+    ) -> None:
+        self.order = list(order)
+        self.sizes = dict(sizes)  # name -> (width, height) of the plate it was made from
+        self._camera = cameras
+        self._estimate = estimate
+        self._raw: dict[str, torch.Tensor] = {}
+        self._checked: dict[str, torch.Tensor] = {}
+        self._points: dict[str, torch.Tensor] = {}
+        self._lock = threading.RLock()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.sizes
+
+    def matches(self, sizes: dict[str, tuple[int, int]]) -> bool:
+        """Whether this was made for these cameras at these plate sizes (then the venue has not changed)."""
+        return sizes == self.sizes
+
+    def camera(self, name: str) -> CameraModel:
+        """Camera ``name`` at the size of its venue depth."""
+        return self._camera(name)
+
+    def raw(self, name: str) -> torch.Tensor:
+        with self._lock:
+            if name not in self._raw:
+                self._raw[name] = self._estimate(name)
+            return self._raw[name]
+
+    def depth(self, name: str) -> torch.Tensor:
+        """Camera ``name``'s cross-checked venue depth."""
+        with self._lock:
+            if name not in self._checked:
+                k = self.order.index(name)
+                near = [n for n in self.order[max(0, k - 1) : k + 2] if n != name and n in self.sizes]
+                others = [(self.camera(n), self.raw(n)) for n in near]
+                self._checked[name] = cross_check(self.camera(name), self.raw(name), others) if others else self.raw(name)
+            return self._checked[name]
+
+    def points(self, name: str) -> torch.Tensor:
+        """(P, 3) world points of camera ``name``'s venue depth (its known pixels), for ``splat_depth``."""
+        with self._lock:
+            if name not in self._points:
+                depth = self.depth(name)
+                self._points[name] = _points(self.camera(name), depth)[torch.isfinite(depth)]
+            return self._points[name]
+
+    def complete(self) -> VenueDepth:
+        """Every camera's depth worked out now (returns self)."""
+        for name in self.order:
+            if name in self.sizes:
+                self.points(name)
+        return self
+
+    def known(self) -> float:
+        """The fraction of pixels with a venue depth, over the cameras worked out so far (0 when none)."""
+        with self._lock:
+            maps = list(self._checked.values())
+        if not maps:
+            return 0.0
+        return float(np.mean([float(torch.isfinite(m).float().mean()) for m in maps]))
