@@ -142,6 +142,9 @@ class Engine:
         #: Clean plates built so far, and the record-train span (first, last slot) of the newest.
         self.plates_built = 0
         self.plates_span: tuple[int, int] | None = None
+        #: The venue depth made from the plates: when, and what share of the cameras' pixels it knows.
+        self.venue_seconds: float | None = None
+        self.venue_known: float | None = None
 
         self.memory: MemoryPlan = plan_memory(
             len(self.camera_names),
@@ -323,12 +326,35 @@ class Engine:
                 frames[camera] = images
         if not frames:
             return False
-        renderer.background = BackgroundPlates.from_frames(frames)
-        self.plates_built += 1
-        self.plates_span = span
+        plates = BackgroundPlates.from_frames(frames)
         log.info("clean plates of %d cameras rebuilt from %d frames each over %.1f s of recording, in %.1f s",
                  len(frames), len(slots), (last - first) / float(self.rate.fps), time.monotonic() - started)
+        venue = self._venue_for(renderer, plates)
+        renderer.background = plates
+        if venue is not None:
+            renderer.venue = venue
+        self.plates_built += 1
+        self.plates_span = span
         return True
+
+    def _venue_for(self, renderer: Any, plates: Any) -> Any:
+        """The renderer's venue depth for ``plates``: the one it has while the cameras and their sizes
+        are the same (the venue and the locked-off cameras do not move), else made now, every camera
+        of it, before it is handed over (seconds per camera on a CPU: here, not in a render). None for a
+        renderer without one."""
+        estimate = getattr(renderer, "estimate_venue", None)
+        if estimate is None:
+            return None
+        current = getattr(renderer, "venue", None)
+        if current is not None and current.made_for(plates):
+            return current
+        started = time.monotonic()
+        venue = estimate(plates).complete()
+        self.venue_seconds = round(time.monotonic() - started, 2)
+        self.venue_known = round(venue.known(), 4)
+        log.info("venue depth of %d cameras made from their plates in %.1f s: %.0f %% of their pixels known",
+                 len(venue.sizes), self.venue_seconds, 100 * self.venue_known)
+        return venue
 
     def _plates_loop(self) -> None:
         every = self.profile.renderer.plates_every_s
@@ -987,6 +1013,7 @@ class Engine:
             },
             "memory": self.memory.description,
             "plates": {"built": self.plates_built, "span": self.plates_span},
+            "venue": {"seconds": self.venue_seconds, "known": self.venue_known},
         }
 
 

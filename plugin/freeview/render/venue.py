@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.camera import CameraModel
 from plugin.freeview.render.common import PixelGrid, Projection, view_rays
 
@@ -35,6 +36,11 @@ MEDIAN_RADIUS = 4
 _MEDIAN_ROWS = 64
 
 _pixels = PixelGrid()
+
+
+def plate_sizes(plates: BackgroundPlates, names: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """(width, height) of the plate of each of ``names`` that has one."""
+    return {name: (int(plates.plates[name].shape[1]), int(plates.plates[name].shape[0])) for name in names if name in plates}
 
 
 def median_inverse_depth(depth: torch.Tensor, radius: int = MEDIAN_RADIUS) -> torch.Tensor:
@@ -103,21 +109,20 @@ def splat_depth(target: CameraModel, points: Sequence[torch.Tensor]) -> torch.Te
     """(H, W) depth z_cam in ``target`` of world ``points`` ((P, 3) each: venue points of the sources),
     nearest first (a z-buffer); inf where no point lands.
 
-    Each point covers the 2 x 2 target pixels around it; cracks left where the target is magnified take
-    the farthest depth around them (a crack in a surface is that surface; at an edge, the one behind)."""
+    Each point lands on the target pixel nearest it; cracks left between them (the target sees the
+    surface a little larger, or from a little aside) take the farthest depth around them (a crack in a
+    surface is that surface; at an edge, the one behind). Measured on the demo rig, this scores better
+    than covering the 2 x 2 pixels around each point, and costs a quarter of the scatter."""
     dev = points[0].device
     w, h = target.width, target.height
-    zbuf = torch.full((h * w,), float("inf"), device=dev)
+    zbuf = torch.full((h * w + 1,), float("inf"), device=dev)  # the last slot takes what lands outside
     for pts in points:
         grid, z = _in_camera(target, pts)
-        u = (grid[:, 0] + 1) * (0.5 * (w - 1))
-        v = (grid[:, 1] + 1) * (0.5 * (h - 1))
-        front = (z > 1e-3) & (u > -1) & (u < w) & (v > -1) & (v < h)
-        u0, v0, z = u[front].floor().long(), v[front].floor().long(), z[front]
-        for du, dv in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            x, y = u0 + du, v0 + dv
-            ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-            zbuf.scatter_reduce_(0, (y * w + x)[ok], z[ok], reduce="amin", include_self=True)
+        x = ((grid[:, 0] + 1) * (0.5 * (w - 1))).round_().clamp_(-1, w).long()
+        y = ((grid[:, 1] + 1) * (0.5 * (h - 1))).round_().clamp_(-1, h).long()
+        ok = (z > 1e-3) & (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        zbuf.scatter_reduce_(0, torch.where(ok, y * w + x, h * w), z, reduce="amin", include_self=True)
+    zbuf = zbuf[: h * w]
     out = zbuf.view(h, w)
     finite = torch.isfinite(out)
     around = F.max_pool2d(torch.where(finite, out, torch.zeros_like(out))[None, None], 3, stride=1, padding=1)[0, 0]
@@ -151,23 +156,25 @@ class VenueDepth:
     def __contains__(self, name: object) -> bool:
         return name in self.sizes
 
-    def matches(self, sizes: dict[str, tuple[int, int]]) -> bool:
-        """Whether this was made for these cameras at these plate sizes (then the venue has not changed)."""
-        return sizes == self.sizes
+    def made_for(self, plates: BackgroundPlates) -> bool:
+        """Whether this was made for the cameras of ``plates`` at their sizes (the venue and the locked-off
+        cameras do not move: new plates of the same cameras need no new venue depth)."""
+        return plate_sizes(plates, self.order) == self.sizes
 
     def camera(self, name: str) -> CameraModel:
         """Camera ``name`` at the size of its venue depth."""
         return self._camera(name)
 
     def raw(self, name: str) -> torch.Tensor:
-        with self._lock:
+        """Camera ``name``'s venue depth as estimated, before the cross-check."""
+        with self._lock, torch.inference_mode():
             if name not in self._raw:
                 self._raw[name] = self._estimate(name)
             return self._raw[name]
 
     def depth(self, name: str) -> torch.Tensor:
         """Camera ``name``'s cross-checked venue depth."""
-        with self._lock:
+        with self._lock, torch.inference_mode():
             if name not in self._checked:
                 k = self.order.index(name)
                 near = [n for n in self.order[max(0, k - 1) : k + 2] if n != name and n in self.sizes]
@@ -177,7 +184,7 @@ class VenueDepth:
 
     def points(self, name: str) -> torch.Tensor:
         """(P, 3) world points of camera ``name``'s venue depth (its known pixels), for ``splat_depth``."""
-        with self._lock:
+        with self._lock, torch.inference_mode():
             if name not in self._points:
                 depth = self.depth(name)
                 self._points[name] = _points(self.camera(name), depth)[torch.isfinite(depth)]
