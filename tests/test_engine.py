@@ -443,6 +443,53 @@ def test_clean_plates_are_the_median_of_the_record_train(tmp_path: Path) -> None
     e.stop()
 
 
+class VenueRenderer(PlateRenderer):
+    """Also makes a venue depth from the plates, as the depth renderer does (counting how often)."""
+
+    venue = None
+
+    def __init__(self) -> None:
+        self.made: list[object] = []
+
+    def estimate_venue(self, plates: object) -> FakeVenue:
+        self.made.append(plates)
+        return FakeVenue(plates)
+
+
+class FakeVenue:
+    def __init__(self, plates: object) -> None:
+        self.sizes = {name: p.shape[1::-1] for name, p in plates.plates.items()}  # type: ignore[attr-defined]
+        self.completed = False
+
+    def complete(self) -> FakeVenue:
+        self.completed = True
+        return self
+
+    def known(self) -> float:
+        return 0.9
+
+    def made_for(self, plates: object) -> bool:
+        return self.sizes == {name: p.shape[1::-1] for name, p in plates.plates.items()}  # type: ignore[attr-defined]
+
+
+def test_the_venue_depth_is_made_once_with_the_first_plates(tmp_path: Path) -> None:
+    """The venue and the locked-off cameras do not move: new plates of the same cameras keep the venue
+    depth, made whole in the plates thread before the renderer gets it."""
+    profile = parse_profile(profile_text(2, extra="[renderer]\nplates_every_s = 0\nplate_frames = 3\n"))
+    renderer = VenueRenderer()
+    e = Engine.from_profile(profile, clock=ManualClock(), storage_root=tmp_path / "store", renderer=renderer)
+    record(e, BASE, BASE + 150)
+    assert e.stats()["venue"] == {"seconds": None, "known": None}
+    assert e.refresh_plates()
+    first = renderer.venue
+    assert isinstance(first, FakeVenue) and first.completed and renderer.made == [renderer.background]
+    assert e.refresh_plates()
+    assert renderer.venue is first and len(renderer.made) == 1  # new plates, the same venue depth
+    venue = e.stats()["venue"]
+    assert venue["known"] == 0.9 and venue["seconds"] is not None and venue["seconds"] >= 0
+    e.stop()
+
+
 def test_a_running_engine_builds_plates_on_its_own(tmp_path: Path) -> None:
     profile = parse_profile(profile_text(2, extra="[renderer]\nplates_every_s = 0.5\nplate_frames = 3\n"))
     renderer = PlateRenderer()

@@ -1,0 +1,154 @@
+"""The venue depth: splatting, the cross-check, the median, its estimate from clean plates, and its use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from plugin.freeview.background import BackgroundPlates
+from plugin.freeview.evaluate import psnr
+from plugin.freeview.path import VirtualView
+from plugin.freeview.render import DepthRenderer
+from plugin.freeview.render.venue import cross_check, median_inverse_depth, splat_depth
+from plugin.freeview.rig import Rig
+from plugin.freeview.testscene import TestScene, arc_cameras
+
+W, H = 320, 180
+
+pytestmark = pytest.mark.usefixtures("two_torch_threads")
+
+
+@pytest.fixture(scope="module")
+def empty_venue() -> tuple[TestScene, Rig, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The test venue without players: its rig, pictures (the plates) and true depths by camera."""
+    scene = TestScene(players=0)
+    cams = arc_cameras(5, width=W, height_px=H)
+    shots = {c.name: scene.render(c, supersample=1) for c in cams}
+    return scene, Rig(cams), {n: s[0] for n, s in shots.items()}, {n: s[1] for n, s in shots.items()}
+
+
+def _depth(d: np.ndarray) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(d, np.float32))
+    return torch.where(torch.isfinite(t), t, torch.full_like(t, float("inf")))
+
+
+def _points(cam, depth: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    from plugin.freeview.render.venue import _points as points
+
+    return points(cam, depth)[torch.isfinite(depth)]
+
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_depth_map_splatted_into_its_own_camera_is_itself(empty_venue, device: str) -> None:  # type: ignore[no-untyped-def]
+    _, rig, _, depths = empty_venue
+    cam = rig.camera("cam02")
+    truth = _depth(depths["cam02"]).to(device)
+    out = splat_depth(cam, [_points(cam, truth)])
+    finite = torch.isfinite(truth)
+    assert torch.equal(torch.isfinite(out), finite)
+    assert torch.allclose(out[finite], truth[finite], rtol=1e-4)
+
+
+def test_a_neighbours_depth_splatted_into_a_view_is_the_views_depth(empty_venue) -> None:  # type: ignore[no-untyped-def]
+    scene, rig, _, depths = empty_venue
+    view = VirtualView(2.5, rig.default_pivot)
+    target = rig.view_camera(view, W, H)
+    _, true_depth = scene.render(target, supersample=1)
+    out = splat_depth(target, [_points(rig.camera(n), _depth(depths[n])) for n in ("cam02", "cam03")]).numpy()
+    both = np.isfinite(out) & np.isfinite(true_depth)
+    assert both.mean() > 0.8  # the sky is nobody's; the rest lands
+    assert np.mean(np.abs(out[both] / true_depth[both] - 1) < 0.01) > 0.97
+
+
+def test_the_cross_check_keeps_agreeing_depth_and_drops_the_rest(empty_venue) -> None:  # type: ignore[no-untyped-def]
+    _, rig, _, depths = empty_venue
+    cams = {n: rig.camera(n) for n in ("cam02", "cam03", "cam04")}
+    truth = {n: _depth(depths[n]) for n in cams}
+    kept = cross_check(cams["cam03"], truth["cam03"], [(cams[n], truth[n]) for n in ("cam02", "cam04")])
+    finite = torch.isfinite(truth["cam03"])
+    assert torch.isfinite(kept)[finite].float().mean() > 0.95
+    wrong = truth["cam03"].clone()
+    wrong[40:80, 100:200] *= 0.9  # a block 10 % too near: several pixels off in the neighbours
+    checked = cross_check(cams["cam03"], wrong, [(cams[n], truth[n]) for n in ("cam02", "cam04")])
+    assert torch.isfinite(checked[40:80, 100:200]).float().mean() < 0.05
+    assert torch.isfinite(checked[100:, :])[finite[100:, :]].float().mean() > 0.95
+
+
+def test_the_median_of_inverse_depth_drops_outliers_and_keeps_edges() -> None:
+    depth = torch.full((30, 40), 20.0)
+    depth[:, 20:] = 40.0  # a step: two surfaces
+    depth[10, 5] = 5.0  # an outlier
+    depth[25:, 30:] = float("inf")  # sky
+    out = median_inverse_depth(depth, radius=2)
+    assert float(out[10, 5]) == pytest.approx(20.0)
+    assert torch.equal(out[:20, :20], torch.full((20, 20), 20.0))
+    assert torch.equal(out[:20, 20:], torch.full((20, 20), 40.0))  # the edge stays where it was
+    assert bool(torch.isinf(out[25:, 30:]).all())
+
+
+def test_the_venue_depth_from_plates_is_the_venues_depth(empty_venue) -> None:  # type: ignore[no-untyped-def]
+    """Each camera's plate against its neighbours' plates: the empty venue's depth, more of it within
+    0.3 % than the live sweep finds for that camera from the same neighbours (no reference picture)."""
+    _, rig, plates, depths = empty_venue
+    r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
+    venue = r.estimate_venue(BackgroundPlates(plates))
+    truth = depths["cam03"]
+    got = venue.depth("cam03").numpy()
+    known = np.isfinite(got) & np.isfinite(truth)
+    assert known.sum() > 0.9 * np.isfinite(truth).sum()
+    close = np.abs(got[known] / truth[known] - 1)
+    assert np.mean(close < 0.01) > 0.95
+    assert venue.known() > 0.8
+
+    loo = rig.without("cam03")
+    live = DepthRenderer(loo, device="cpu", near=5.0, far=90.0)
+    cam = rig.camera("cam03")
+    with torch.inference_mode():
+        srcs = live.load(plates, live.sources_at(loo.locate(cam.center)), alpha=True)
+        swept = live.estimate_depth(cam, srcs).numpy()
+    both = np.isfinite(swept) & np.isfinite(truth)
+    assert np.mean(close < 0.003) > np.mean(np.abs(swept[both] / truth[both] - 1) < 0.003) + 0.05
+
+    assert venue.made_for(BackgroundPlates(plates))
+    smaller = {n: p[::2, ::2].copy() for n, p in plates.items()}
+    assert not venue.made_for(BackgroundPlates(smaller))  # other sizes: another venue depth
+
+
+def test_a_left_out_cameras_plate_is_never_used(empty_venue) -> None:  # type: ignore[no-untyped-def]
+    """Leave-one-out evaluation is honest: the venue depth of a rig without a camera is the same whether
+    or not the plates include that camera's."""
+    _, rig, plates, _ = empty_venue
+    loo = rig.without("cam03")
+    r = DepthRenderer(loo, device="cpu", near=5.0, far=90.0)
+    noise = np.random.default_rng(1).integers(0, 256, plates["cam03"].shape, dtype=np.uint8)
+    with_it = r.estimate_venue(BackgroundPlates({**plates, "cam03": noise}))
+    without = r.estimate_venue(BackgroundPlates({n: p for n, p in plates.items() if n != "cam03"}))
+    assert "cam03" not in with_it
+    assert torch.equal(with_it.depth("cam02"), without.depth("cam02"))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_venue_depth_sharpens_an_in_between_view_and_keeps_the_players(venue, empty_venue, device: str) -> None:  # type: ignore[no-untyped-def]
+    scene, rig, images = venue
+    _, _, plates, _ = empty_venue
+    view = VirtualView(3.25, rig.default_pivot)
+    target = rig.view_camera(view, W, H)
+    truth, _ = scene.render(target)
+    _, with_players = scene.render(target, supersample=1)
+    _, without_players = TestScene(players=0).render(target, supersample=1)
+    players = with_players < without_players - 0.05
+    assert players.sum() > 100
+
+    r = DepthRenderer(rig, device=device, near=5.0, far=90.0)
+    r.background = BackgroundPlates(plates)
+    plates_only = r.render(view, images, W, H)
+    r.venue = r.estimate_venue(r.background)
+    with_venue = r.render(view, images, W, H)
+    venue_pixels = ~players & np.isfinite(without_players)
+    assert psnr(with_venue[venue_pixels], truth[venue_pixels]) > psnr(plates_only[venue_pixels], truth[venue_pixels]) + 3.0
+    assert psnr(with_venue[players], truth[players]) > psnr(plates_only[players], truth[players]) - 0.5
+    assert psnr(with_venue, truth) > psnr(plates_only, truth) + 3.0
