@@ -329,32 +329,32 @@ class Engine:
         plates = BackgroundPlates.from_frames(frames)
         log.info("clean plates of %d cameras rebuilt from %d frames each over %.1f s of recording, in %.1f s",
                  len(frames), len(slots), (last - first) / float(self.rate.fps), time.monotonic() - started)
-        venue = self._venue_for(renderer, plates)
         renderer.background = plates
-        if venue is not None:
-            renderer.venue = venue
         self.plates_built += 1
         self.plates_span = span
+        self._make_venue(renderer, plates)
         return True
 
-    def _venue_for(self, renderer: Any, plates: Any) -> Any:
-        """The renderer's venue depth for ``plates``: the one it has while the cameras and their sizes
-        are the same (the venue and the locked-off cameras do not move), else made now, every camera
-        of it, before it is handed over (seconds per camera on a CPU: here, not in a render). None for a
-        renderer without one."""
+    def _make_venue(self, renderer: Any, plates: Any) -> None:
+        """Give the renderer the venue depth of ``plates`` (a renderer that makes one): the one it has
+        while the cameras and their sizes are the same (the venue and the locked-off cameras do not
+        move), else made now, every camera of it, before it is handed over: seconds to minutes on a CPU,
+        here in the plates thread and not in a render, which goes without it meanwhile. ``stop()``
+        interrupts it between cameras."""
         estimate = getattr(renderer, "estimate_venue", None)
-        if estimate is None:
-            return None
         current = getattr(renderer, "venue", None)
-        if current is not None and current.made_for(plates):
-            return current
+        if estimate is None or (current is not None and current.made_for(plates)):
+            return
         started = time.monotonic()
-        venue = estimate(plates).complete()
+        venue = estimate(plates).complete(cancelled=self._plates_stop.is_set)
+        if venue is None:
+            log.info("venue depth: stopped before it was complete")
+            return
+        renderer.venue = venue
         self.venue_seconds = round(time.monotonic() - started, 2)
         self.venue_known = round(venue.known(), 4)
         log.info("venue depth of %d cameras made from their plates in %.1f s: %.0f %% of their pixels known",
                  len(venue.sizes), self.venue_seconds, 100 * self.venue_known)
-        return venue
 
     def _plates_loop(self) -> None:
         every = self.profile.renderer.plates_every_s

@@ -237,9 +237,11 @@ class CaptureThread:
             self._thread.join(timeout=timeout)
 
     def fps(self) -> float:
+        """Frames that arrived in the last second. Read from the ticker while the capture thread appends:
+        iterating the deque itself then fails ('deque mutated during iteration', seen under full CPU
+        load), so it is copied first (one C call: the capture thread cannot append in between)."""
         now = time.monotonic()
-        recent = [t for t in self._arrivals if now - t <= 1.0]
-        return float(len(recent))
+        return float(sum(1 for t in self._arrivals.copy() if now - t <= 1.0))
 
     def _run(self) -> None:
         opened = False

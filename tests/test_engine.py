@@ -461,7 +461,7 @@ class FakeVenue:
         self.sizes = {name: p.shape[1::-1] for name, p in plates.plates.items()}  # type: ignore[attr-defined]
         self.completed = False
 
-    def complete(self) -> FakeVenue:
+    def complete(self, cancelled: object = None) -> FakeVenue:
         self.completed = True
         return self
 

@@ -152,3 +152,32 @@ def test_the_venue_depth_sharpens_an_in_between_view_and_keeps_the_players(venue
     assert psnr(with_venue[venue_pixels], truth[venue_pixels]) > psnr(plates_only[venue_pixels], truth[venue_pixels]) + 3.0
     assert psnr(with_venue[players], truth[players]) > psnr(plates_only[players], truth[players]) - 0.5
     assert psnr(with_venue, truth) > psnr(plates_only, truth) + 3.0
+
+
+def test_on_a_cpu_wide_plates_are_worked_on_halved(empty_venue, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Plates wider than ``_VENUE_CPU_WIDTH`` are estimated at half size (a quarter of the work) and the depth
+    scaled back up to the plate's size."""
+    import plugin.freeview.render.depth as depth_module
+
+    _, rig, plates, depths = empty_venue
+    monkeypatch.setattr(depth_module, "_VENUE_CPU_WIDTH", W // 2)
+    venue = DepthRenderer(rig, device="cpu", near=5.0, far=90.0).estimate_venue(BackgroundPlates(plates))
+    got = venue.depth("cam03").numpy()
+    assert got.shape == (H, W)
+    truth = depths["cam03"]
+    known = np.isfinite(got) & np.isfinite(truth)
+    assert known.sum() > 0.8 * np.isfinite(truth).sum()
+    assert np.mean(np.abs(got[known] / truth[known] - 1) < 0.01) > 0.9
+
+
+def test_making_the_venue_depth_can_be_stopped_between_cameras(empty_venue) -> None:  # type: ignore[no-untyped-def]
+    _, rig, plates, _ = empty_venue
+    venue = DepthRenderer(rig, device="cpu", near=5.0, far=90.0).estimate_venue(BackgroundPlates(plates))
+    asked: list[int] = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return True
+
+    assert venue.complete(cancelled=cancelled) is None
+    assert asked == [1] and venue.known() == 0.0  # asked before the first camera, which was not made
