@@ -133,3 +133,35 @@ def test_depth_without_a_plate_for_every_source_renders_as_before() -> None:
     assert len(r.sources_at(2.5)) == 4
     r.background = BackgroundPlates({"cam01": images["cam01"]})  # one of the four sources has a plate
     assert np.array_equal(r.render(view, images, W, H), plain)
+
+
+def test_the_blend_takes_colour_only_from_sources_that_see_the_same_kind_of_thing() -> None:
+    """With clean plates, a pixel of the venue takes no colour from a source that sees a player in front of
+    it there (and a player's pixel none from one that sees the venue); where no visible source is trusted,
+    the blend is as without."""
+    from plugin.freeview.render.depth import Sampled
+
+    cams = arc_cameras(3, width=40, height_px=20)
+    rig = Rig(cams)
+    r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
+    s = 2.5  # between cam02 and cam03: half each, cam01 nothing
+    idx = rig.neighbours(s, 3)
+    assert idx == [1, 2, 0]
+    target = rig.view_camera(VirtualView(s, rig.default_pivot), 40, 20)
+    srcs = [(cams[i], torch.zeros(1, 4, 20, 20)) for i in idx]
+    v, u = torch.meshgrid(torch.linspace(-1, 1, 20), torch.linspace(-1, 1, 40), indexing="ij")
+    grid = torch.stack([u, v], dim=-1).expand(3, 20, 40, 2).contiguous()  # every pixel its own spot
+    colors = torch.zeros(3, 3, 20, 40)
+    colors[0, 0], colors[1, 1], colors[2, 2] = 1.0, 1.0, 1.0  # cam02 red, cam03 green, cam01 blue
+    sampled = Sampled(colors=colors, alpha=torch.ones(3, 20, 40), zsrc=torch.full((3, 20, 40), 10.0), grids=grid)
+    trust = torch.ones(3, 20, 40)
+    trust[1, :, :20] = 0.0  # cam03 sees a player in front of the left half
+    trust[:2, :, 30:] = 0.0  # neither bracketing camera is trusted on the right
+    with torch.inference_mode():
+        plain = r.blend(target, s, idx, srcs, sampled)[0]
+        trusted = r.blend(target, s, idx, srcs, sampled, trust)[0]
+    assert torch.allclose(plain[:, :, :20], torch.tensor([0.5, 0.5, 0.0]).view(3, 1, 1).expand(3, 20, 20), atol=1e-3)
+    assert torch.allclose(trusted[:, :, :20], torch.tensor([1.0, 0.0, 0.0]).view(3, 1, 1).expand(3, 20, 20), atol=1e-3)
+    assert torch.equal(trusted[:, :, 20:30], plain[:, :, 20:30])
+    # On the right only cam01 is trusted: the nearest trusted source that sees it, as a hole would be.
+    assert torch.allclose(trusted[:, :, 30:], torch.tensor([0.0, 0.0, 1.0]).view(3, 1, 1).expand(3, 20, 10), atol=1e-3)

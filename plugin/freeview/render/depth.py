@@ -28,7 +28,9 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
 6. Blending at full resolution: each source's colour where it sees the pixel's point, weighted by
    closeness along the rig (a tent in s: at integer s exactly the camera's own re-aimed image, whatever
    the depth), times visibility: geometric (a z-buffer of the virtual view's points splatted into each
-   source) and photometric (a source far from the median colour of the visible ones counts less).
+   source) and photometric (a source far from the median colour of the visible ones counts less); with
+   clean plates, a player's pixel takes its colour from the sources that see foreground there and any
+   other pixel from those that see the venue (a player in front of it in one source is left out).
    Pixels no bracketing camera sees take the nearest camera that sees them; pixels no camera sees at
    all continue the nearest camera's frame edge.
 """
@@ -355,6 +357,7 @@ class DepthRenderer(BaseRenderer):
         levels = self.pyramid(target, srcs, None)
         venue = self.venue_view(target, s)
         depth = self.estimate_depth(target, srcs, levels=levels, venue=venue)
+        trust = None
         plates = self.background
         if plates is not None and all(name in plates for name in self.names(idx)):
             names = self.names(idx)
@@ -364,9 +367,18 @@ class DepthRenderer(BaseRenderer):
             silhouettes = self.silhouettes(levels[-1], masks)
             if venue is not None:
                 depth = self.venue_where_clear(levels[-1], depth, venue, silhouettes)
+            swept = depth
             depth = self._place(levels[-1], depth, silhouettes)
+            trust = self._same_kind(levels[-1], depth, depth != swept, silhouettes)
         sampled = self.sample_at(target, srcs, depth, rays=levels[-1].rays)  # the finest level is the target
-        return self.blend(target, s, idx, srcs, sampled)
+        return self.blend(target, s, idx, srcs, sampled, trust)
+
+    def _same_kind(self, lvl: Level, depth: torch.Tensor, player: torch.Tensor, silhouettes: torch.Tensor) -> torch.Tensor:
+        """(n, H, W) 1 where a source sees the same kind of thing at a pixel's point as the view does
+        there (foreground against its plate at a player's pixel, background elsewhere), else 0."""
+        smp, _, _ = self._warp(lvl, depth.unsqueeze(0), silhouettes)
+        fg = smp[:, 0, 0] > 0.5
+        return (fg == player.unsqueeze(0)).float()
 
     def venue_view(self, target: CameraModel, s: float) -> torch.Tensor | None:
         """(H, W) venue depth of ``target`` splatted from the two cameras bracketing ``s`` (inf where
@@ -933,10 +945,15 @@ class DepthRenderer(BaseRenderer):
         idx: list[int],
         srcs: list[tuple[CameraModel, torch.Tensor]],
         sampled: Sampled,
+        trust: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Visibility-aware blend: tent weights in s over the visible sources, nearest visible as fallback."""
+        """Visibility-aware blend: tent weights in s over the visible sources, nearest visible as fallback.
+        ``trust`` ((n, H, W) 0/1, ``_same_kind``): where any visible source has it, only those count."""
         s = self.rig.path.clamp(s)
         vis = self.visibility(target, srcs, sampled).float() * sampled.alpha
+        if trust is not None:
+            trusted = vis * trust
+            vis = torch.where(trusted.sum(0, keepdim=True) > 0.5, trusted, vis)
         dist = torch.tensor([abs(s - (i + 1)) for i in idx], device=self.device).view(-1, 1, 1)
         tent = (1.0 - dist).clamp(min=0.0)
         near = 1.0 / (dist + 0.05) ** 4  # "the nearest camera that sees it", softly
