@@ -10,7 +10,7 @@ from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.evaluate import psnr
 from plugin.freeview.path import VirtualView
 from plugin.freeview.render import DepthRenderer
-from plugin.freeview.render.venue import cross_check, median_inverse_depth, splat_depth
+from plugin.freeview.render.venue import cross_check, median_inverse_depth, splat_depth, world_points
 from plugin.freeview.rig import Rig
 from plugin.freeview.testscene import TestScene, arc_cameras
 
@@ -34,9 +34,7 @@ def _depth(d: np.ndarray) -> torch.Tensor:
 
 
 def _points(cam, depth: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
-    from plugin.freeview.render.venue import _points as points
-
-    return points(cam, depth)[torch.isfinite(depth)]
+    return world_points(cam, depth)[torch.isfinite(depth)]
 
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)]

@@ -376,9 +376,8 @@ class DepthRenderer(BaseRenderer):
     def _same_kind(self, lvl: Level, depth: torch.Tensor, player: torch.Tensor, silhouettes: torch.Tensor) -> torch.Tensor:
         """(n, H, W) 1 where a source sees the same kind of thing at a pixel's point as the view does
         there (foreground against its plate at a player's pixel, background elsewhere), else 0."""
-        smp, _, _ = self._warp(lvl, depth.unsqueeze(0), silhouettes)
-        fg = smp[:, 0, 0] > 0.5
-        return (fg == player.unsqueeze(0)).float()
+        fg, _ = self._masks_at(lvl, silhouettes, depth.unsqueeze(0))
+        return (fg[:, 0] == player.unsqueeze(0)).float()
 
     def venue_view(self, target: CameraModel, s: float) -> torch.Tensor | None:
         """(H, W) venue depth of ``target`` splatted from the two cameras bracketing ``s`` (inf where
@@ -596,24 +595,15 @@ class DepthRenderer(BaseRenderer):
         +- ``_VENUE_STEPS`` steps ``step`` of inverse depth (shrinking each round), and the pitch, and
         keeps the one with the lowest window cost."""
         h, w = depth.shape
-        per_hypothesis = len(lvl.srcs) * 4 * h * w * 4  # RGB + in-frame, float32
+        per_hypothesis = len(lvl.srcs) * 4 * h * w * 4  # the sources' samples: RGB + in-frame, float32
         chunk = max(1, min(_VENUE_CHUNK, _VENUE_CHUNK_BYTES // per_hypothesis))
         for k in range(rounds):
-            moved = []
-            for d in _VENUE_SHIFTS:
-                for dy, dx in ((d, 0), (-d, 0), (0, d), (0, -d)):
-                    moved.append(_shifted(depth, dy, dx))
-            hyps = [depth, *moved, *self._around(depth, step, [o / (k + 1) for o in _VENUE_STEPS])]
-            best_cost = torch.full((h, w), float("inf"), device=self.device)
-            best = depth
-            for a in range(0, len(hyps), chunk):
-                hyp = torch.stack([lvl.ground, *hyps[a : a + chunk]])
-                cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
-                c, j = cost.min(dim=0, keepdim=True)
-                better = c[0] < best_cost
-                best = torch.where(better, torch.gather(hyp, 0, j)[0], best)
-                best_cost = torch.where(better, c[0], best_cost)
-            depth = best
+            moved = [_shifted(depth, dy, dx) for d in _VENUE_SHIFTS for dy, dx in ((d, 0), (-d, 0), (0, d), (0, -d))]
+            steps = self._around(depth, step, [o / (k + 1) for o in _VENUE_STEPS])
+            hyp = torch.stack([lvl.ground, depth, *moved, *steps])
+            # Costed a few hypotheses at a time (their samples are the big part), judged all at once.
+            cost = torch.cat([self._cost(lvl, hyp[a : a + chunk]) for a in range(0, len(hyp), chunk)])
+            depth = torch.gather(hyp, 0, self._priors(cost, hyp, lvl.ground).argmin(dim=0, keepdim=True))[0]
         return depth
 
     def estimate_venue(self, plates: BackgroundPlates) -> VenueDepth:
@@ -627,16 +617,17 @@ class DepthRenderer(BaseRenderer):
 
         def estimate(name: str) -> torch.Tensor:
             cam = camera(name)
-            if len(self.rig) < 2:
-                return torch.full((cam.height, cam.width), float("inf"), device=self.device)
+            unknown = torch.full((cam.height, cam.width), float("inf"), device=self.device)
+            if len(self.rig) < 2:  # nothing to compare its plate with
+                return unknown
             others = self.rig.without(name)
             sweeper = DepthRenderer(
                 others, device=str(self.device), quality=_VENUE_QUALITY, near=self.near, far=self.far,
                 ground_plane=self.ground_plane, sources=_VENUE_SOURCES,
             )
-            names = [n for n in sweeper.names(others.neighbours(others.locate(cam.center), sweeper.n_sources)) if n in plates]
+            names = [n for n in sweeper.sources_at(others.locate(cam.center)) if n in plates]
             if not names:
-                return torch.full((cam.height, cam.width), float("inf"), device=self.device)
+                return unknown
             factor = 1
             while self.device.type == "cpu" and cam.width / factor > _VENUE_CPU_WIDTH:
                 factor *= 2
@@ -685,9 +676,8 @@ class DepthRenderer(BaseRenderer):
         plate) in every source that has it in frame: the frames show the empty venue there, so nobody
         stands in front of it. Elsewhere the sweep's depth stays (``place_players`` follows)."""
         known = torch.isfinite(venue)
-        smp, _, _ = self._warp(lvl, torch.where(known, venue, depth).unsqueeze(0), silhouettes)
-        in_frame = smp[:, 1, 0] > 0.5
-        clear = (~in_frame | (smp[:, 0, 0] < 0.5)).all(dim=0) & in_frame.any(dim=0) & known
+        fg, in_frame = (m[:, 0] for m in self._masks_at(lvl, silhouettes, torch.where(known, venue, depth).unsqueeze(0)))
+        clear = (~in_frame | ~fg).all(dim=0) & in_frame.any(dim=0) & known
         return torch.where(clear, venue, depth)
 
     def _place(self, lvl: Level, depth: torch.Tensor, silhouettes: torch.Tensor) -> torch.Tensor:
@@ -742,10 +732,17 @@ class DepthRenderer(BaseRenderer):
         """For each depth of ``hyp`` (K, h, w): whether its point is foreground in every one of
         ``silhouettes`` ((n, 2, H, W): mask and "in frame" of the level's sources, undistorted; or of
         its ``first`` ones) that has it in frame (bool), and how many have it in frame."""
-        smp, _, _ = self._warp(lvl, hyp, silhouettes, first=first)
-        in_frame = smp[:, 1] > 0.5
-        inside_all = (~in_frame | (smp[:, 0] > 0.5)).all(dim=0)
+        fg, in_frame = self._masks_at(lvl, silhouettes, hyp, first)
+        inside_all = (~in_frame | fg).all(dim=0)
         return inside_all, in_frame.sum(dim=0).to(hyp.dtype)
+
+    def _masks_at(
+        self, lvl: Level, silhouettes: torch.Tensor, hyp: torch.Tensor, first: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each source's view of the point at each depth of ``hyp`` (K, h, w): (n, K, h, w) bool whether it is
+        foreground there, and whether it is in frame (``silhouettes`` as ``_silhouettes`` takes them)."""
+        smp, _, _ = self._warp(lvl, hyp, silhouettes, first=first)
+        return smp[:, 0] > 0.5, smp[:, 1] > 0.5
 
     def _most_consistent(self, lvl: Level, hyp: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per pixel, the allowed depth of ``hyp`` (K, h, w) with the lowest photo-consistency cost (no

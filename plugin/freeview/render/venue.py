@@ -63,7 +63,7 @@ def median_inverse_depth(depth: torch.Tensor, radius: int = MEDIAN_RADIUS) -> to
     return torch.where(finite, smooth, depth)
 
 
-def _points(cam: CameraModel, depth: torch.Tensor) -> torch.Tensor:
+def world_points(cam: CameraModel, depth: torch.Tensor) -> torch.Tensor:
     """(H, W, 3) world points of ``cam``'s pixels at ``depth`` (z_cam; inf: far out along the ray)."""
     rays = view_rays(cam, _pixels(cam.width, cam.height, depth.device))
     center = torch.tensor(cam.center, dtype=torch.float32, device=depth.device)
@@ -83,22 +83,20 @@ def _in_camera(cam: CameraModel, points: torch.Tensor) -> tuple[torch.Tensor, to
 
 
 def cross_check(
-    cam: CameraModel, depth: torch.Tensor, others: Sequence[tuple[CameraModel, torch.Tensor]], tolerance: float | None = None
+    cam: CameraModel, depth: torch.Tensor, others: Sequence[tuple[CameraModel, torch.Tensor]], tolerance: float = CHECK_PX
 ) -> torch.Tensor:
     """``depth`` of ``cam`` kept (else inf) where one of ``others`` (camera, its depth map) agrees: the
-    point, looked up in the other camera's depth map and carried back, lands within ``tolerance`` pixels
-    (default ``CHECK_PX``)."""
-    tolerance = CHECK_PX if tolerance is None else tolerance
+    point, looked up in the other camera's depth map and carried back, lands within ``tolerance`` pixels."""
     dev = depth.device
     h, w = depth.shape
-    points = _points(cam, depth)
+    points = world_points(cam, depth)
     own = _pixels(w, h, dev)[..., :2]
     agreed = torch.zeros((h, w), dtype=torch.bool, device=dev)
     for other, other_depth in others:
         grid, z = _in_camera(other, points)
         inside = (grid.abs() <= 1).all(dim=-1) & (z > 0)
         there = F.grid_sample(
-            _points(other, other_depth).permute(2, 0, 1)[None], grid[None], mode="nearest", align_corners=True
+            world_points(other, other_depth).permute(2, 0, 1)[None], grid[None], mode="nearest", align_corners=True
         )[0].permute(1, 2, 0)
         back, zb = _in_camera(cam, there)
         px = torch.stack([(back[..., 0] + 1) * (0.5 * (w - 1)), (back[..., 1] + 1) * (0.5 * (h - 1))], dim=-1)
@@ -188,7 +186,7 @@ class VenueDepth:
         with self._lock, torch.inference_mode():
             if name not in self._points:
                 depth = self.depth(name)
-                self._points[name] = _points(self.camera(name), depth)[torch.isfinite(depth)]
+                self._points[name] = world_points(self.camera(name), depth)[torch.isfinite(depth)]
             return self._points[name]
 
     def complete(self, cancelled: Callable[[], bool] | None = None) -> VenueDepth | None:
