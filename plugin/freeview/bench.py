@@ -17,10 +17,11 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.path import VirtualView
-from plugin.freeview.render import DepthRenderer, SwitchRenderer
+from plugin.freeview.render import DepthRenderer, SwitchRenderer, fused
 from plugin.freeview.render.base import BaseRenderer
 from plugin.freeview.rig import Rig
 from plugin.freeview.testscene import TestScene, arc_cameras
@@ -75,6 +76,27 @@ def _time(
     }
 
 
+class _Dispatched(TorchDispatchMode):
+    """Counts the tensor operations dispatched (each a kernel launch, or more, on a GPU)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _operations(renderer: BaseRenderer, view: VirtualView, images: dict[str, np.ndarray], size: tuple[int, int]) -> int:
+    """Tensor operations one render dispatches (not timed: counting slows it). On a GPU each costs the
+    host some microseconds to launch, whatever its size: at 1080p that is a floor under a frame's time.
+    Triton kernels (``fused``) are launched directly, not dispatched, and are not counted."""
+    with _Dispatched() as counter:
+        renderer.render(view, {name: img.copy() for name, img in images.items()}, *size)
+    return counter.count
+
+
 def _with_venue(renderer: DepthRenderer, plates: BackgroundPlates) -> dict[str, float]:
     """Give ``renderer`` the plates and the venue depth of every camera, made whole as the engine's plates
     thread does (ahead of the renders); the time it took per camera, and how much of the pictures it knows."""
@@ -108,12 +130,13 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                 r = DepthRenderer(rig, device="cpu", quality="normal", near=5.0, far=90.0, sources=4)
                 cpu["venue_depth_640x360"] = _with_venue(r, _plates(640, 360))
                 cpu["depth_normal_plates_640x360_4cams"] = _time(r, view, images, (640, 360), seconds)
+                cpu["depth_normal_plates_640x360_4cams"]["operations"] = _operations(r, view, images, (640, 360))
                 cpu["depth_normal_plates_frozen_640x360_4cams"] = _time(r, view, images, (640, 360), seconds, frozen=True)
                 sw = SwitchRenderer(rig, device="cpu", near=5.0, far=90.0)
                 cpu["switch_640x360"] = _time(sw, view, images, (640, 360), seconds)
                 results["cpu"] = cpu
             if device in ("cuda", "auto") and torch.cuda.is_available():
-                gpu: dict[str, Any] = {"name": torch.cuda.get_device_name(0)}
+                gpu: dict[str, Any] = {"name": torch.cuda.get_device_name(0), "fused": fused.available(torch.device("cuda"))}
                 for (w, h), quality in (((1920, 1080), "normal"), ((1920, 1080), "draft"), ((3840, 2160), "normal")):
                     rig, images = _rig_and_images(w, h)
                     view = VirtualView(2.5, rig.default_pivot)
@@ -128,6 +151,13 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                         row = _time(r, view, images, (w, h), seconds, frozen=frozen)
                         row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
                         gpu[f"depth_{quality}_plates{'_frozen' if frozen else ''}_{w}x{h}_4cams"] = row
+                    gpu[f"depth_{quality}_plates_{w}x{h}_4cams"]["operations"] = _operations(r, view, images, (w, h))
+                    if r.fused:  # the same without the fused sweep cost (plain torch), for comparison
+                        r.fused = False
+                        row = _time(r, view, images, (w, h), seconds)
+                        row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+                        row["operations"] = _operations(r, view, images, (w, h))
+                        gpu[f"depth_{quality}_plates_unfused_{w}x{h}_4cams"] = row
                     sw = SwitchRenderer(rig, device="cuda", near=5.0, far=90.0)
                     gpu[f"switch_{w}x{h}"] = _time(sw, view, images, (w, h), seconds)
                 results["cuda"] = gpu

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 
 from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.camera import CameraModel
+from plugin.freeview.render import fused
 from plugin.freeview.render.base import BaseRenderer
 from plugin.freeview.render.common import (
     Projection,
@@ -336,6 +337,8 @@ class DepthRenderer(BaseRenderer):
         self.n_sources = max(2, int(sources or self.settings.sources))
         # The sweep runs in half precision on CUDA (grids stay float32); the blend in float32.
         self.sweep_dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        #: The sweep's photo-consistency cost by the fused kernel (``fused.pair_cost``): on CUDA with Triton.
+        self.fused = fused.available(self.device)
         if self.device.type == "cpu":
             keep_freed_memory()
         self._undistort: dict[tuple[tuple[str, int, int], ...], tuple[list[CameraModel], torch.Tensor | None]] = {}
@@ -882,11 +885,15 @@ class DepthRenderer(BaseRenderer):
         All sources and pairs at once: a few dozen tensor operations whatever the number of sources.
         """
         tau = self.settings.truncate
-        cost, support = photo_cost(self._warp(lvl, hyp)[0], lvl.reference, tau)
-        has = (support > 0.5).to(cost.dtype)
-        if radius is None:
-            radius = self._radius(lvl)
-        agg = box_filter(torch.stack([cost * has, has], dim=1).float(), radius)
+        if self.fused and lvl.reference is None and lvl.stack is not None and len(lvl.srcs) <= fused.MAX_SOURCES:
+            # The same, in one kernel: no grids, samples or pair differences in memory.
+            a, o = lvl.folded
+            windowed = fused.pair_cost(a, o, self._finite(hyp), lvl.stack, tau)
+        else:
+            cost, support = photo_cost(self._warp(lvl, hyp)[0], lvl.reference, tau)
+            has = (support > 0.5).to(cost.dtype)
+            windowed = torch.stack([cost * has, has], dim=1).float()
+        agg = box_filter(windowed, self._radius(lvl) if radius is None else radius)
         return torch.where(agg[:, 1] > 0.05, agg[:, 0] / agg[:, 1].clamp(min=1e-6), torch.full_like(agg[:, 0], tau))
 
     # --- colour ---------------------------------------------------------------------------------

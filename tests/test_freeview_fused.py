@@ -1,0 +1,188 @@
+"""The fused sweep cost (``plugin.freeview.render.fused``, a Triton kernel) against the torch path.
+
+On the CPU the kernel runs under Triton's interpreter, which must be switched on before Triton is first
+imported: those checks run in a child process (this file run as a script, ``TRITON_INTERPRET=1``) that
+prints its measurements as JSON. On a CUDA GPU the compiled kernel is checked in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from plugin.freeview.render import DepthRenderer, fused
+from plugin.freeview.render.common import pinhole_grid, sample_many
+from plugin.freeview.render.depth import photo_cost
+
+TAU = 0.12
+
+
+def _case(n: int, device: str, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Rays folded into ``n`` pinhole sources, depths and source images: some points behind a camera,
+    many outside the frames, alpha with holes (``a, o, z, images``)."""
+    g = torch.Generator().manual_seed(seed)
+    h, w, k, H, W = 24, 36, 6, 40, 64
+    a = torch.randn(n, h, w, 3, generator=g) * 0.4
+    a[..., 2] = 1 + 0.1 * torch.rand(n, h, w, generator=g)
+    o = torch.randn(n, 3, generator=g) * 0.2
+    o[:, 2] = 0.1
+    z = 0.5 + 4 * torch.rand(k, h, w, generator=g)
+    z[0, :3, :3] = -5.0  # behind every camera
+    images = torch.rand(n, 4, H, W, generator=g)
+    images[:, 3] = (torch.rand(n, H, W, generator=g) > 0.2).float()
+    return tuple(t.to(device) for t in (a, o, z, images))
+
+
+def _torch_path(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    grid, _ = pinhole_grid(a, o, z)
+    cost, support = photo_cost(sample_many(images, grid), None, TAU)
+    has = (support > 0.5).to(cost.dtype)
+    return torch.stack([cost * has, has], dim=1)
+
+
+def _compare_pair_cost(device: str) -> dict[str, Any]:
+    out = {}
+    for n in (2, 3, 4, 6, 8):
+        a, o, z, images = _case(n, device, seed=n)
+        want = _torch_path(a, o, z, images)
+        got = fused.pair_cost(a, o, z, images, TAU)
+        out[str(n)] = {
+            "max_diff": float((got - want).abs().max()),
+            "flags_differ": int((got[:, 1] != want[:, 1]).sum()),
+            "supported": float(want[:, 1].mean()),
+            "shape_ok": tuple(got.shape) == tuple(want.shape),
+        }
+    return out
+
+
+def _compare_render(device: str) -> dict[str, Any]:
+    """A view from the bench's arc at 160 x 90, with clean plates and the venue depth (so the sweep, the
+    walls' band of rows and the players' pixel lists all cost hypotheses), fused and not."""
+    from plugin.freeview import bench
+    from plugin.freeview.path import VirtualView
+
+    w, h = 160, 90
+    calls = []
+    kernel = fused.pair_cost
+
+    def counted(*args: Any) -> torch.Tensor:
+        calls.append(args[2].shape)
+        return kernel(*args)
+
+    fused.pair_cost = counted  # the renderer calls it through the module
+    try:
+        rig, images = bench._rig_and_images(w, h)
+        view = VirtualView(2.4, rig.default_pivot)
+        r = DepthRenderer(rig, device=device, quality="normal", near=5.0, far=90.0, sources=4)
+        with torch.inference_mode():
+            bench._with_venue(r, bench._plates(w, h))
+            target = rig.view_camera(view, w, h)
+            srcs = r.load(images, r.sources_at(view.s), alpha=True)
+            depths, pictures = [], []
+            for on in (False, True):
+                r.fused = on
+                depths.append(r.estimate_depth(target, srcs, venue=r.venue_view(target, view.s)))
+                pictures.append(r.render(view, images, w, h).astype(np.float64))
+    finally:
+        fused.pair_cost = kernel
+    d0, d1 = depths
+    both = torch.isfinite(d0) & torch.isfinite(d1)
+    close = (~torch.isfinite(d0) & ~torch.isfinite(d1)) | (both & ((d0 - d1).abs() <= 1e-3 * d0.abs()))
+    mse = float(((pictures[0] - pictures[1]) ** 2).mean())
+    return {
+        "depth_close": float(close.float().mean()),
+        "psnr": 10 * np.log10(255**2 / max(mse, 1e-12)),
+        "fused_calls": len(calls),
+        "pixel_lists": sum(1 for shape in calls if shape[1] == 1),  # the players' (K, 1, P) hypotheses
+    }
+
+
+def _interpreted(check: str) -> dict[str, Any]:
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    done = subprocess.run([sys.executable, __file__, check], env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _assert_pair_costs(result: dict[str, Any], tol: float) -> None:
+    for n, row in result.items():
+        assert row["shape_ok"], n
+        assert 0.2 < row["supported"] < 1.0, (n, row)  # some elements with support, some without
+        assert row["max_diff"] < tol, (n, row)
+        assert row["flags_differ"] == 0, (n, row)
+
+
+def test_fused_pair_cost_equals_the_torch_path_under_the_interpreter() -> None:
+    _assert_pair_costs(_interpreted("pair_cost"), 1e-5)
+
+
+def test_a_render_with_the_fused_cost_is_the_render_without() -> None:
+    result = _interpreted("render")
+    assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1, result  # the sweep's levels and the players
+    # Summation order differs (float32), so a near-tie may flip at a pixel or two.
+    assert result["depth_close"] > 0.99, result
+    assert result["psnr"] > 50, result
+
+
+def test_the_renderer_fuses_only_on_cuda() -> None:
+    from plugin.freeview.rig import Rig
+    from plugin.freeview.testscene import arc_cameras
+
+    assert not DepthRenderer(Rig(arc_cameras(3)), device="cpu", near=5.0, far=90.0).fused
+    assert not fused.available(torch.device("cpu"))
+    with pytest.raises(ValueError, match="at most"):
+        fused.pair_cost(*_case(9, "cpu"), TAU)
+
+
+def test_the_kernel_compiles_for_hopper_without_spilling() -> None:
+    """Triton's code generator and ptxas, offline (no GPU needed): the kernel as the renderer launches it
+    (four sources; eight, as the venue's six pad to) builds for sm_90 and keeps its pair matrices in
+    registers."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.backends.nvidia import compiler as nvidia
+    from triton.compiler import ASTSource
+
+    from plugin.freeview.render.fused_kernel import pair_cost
+
+    pointers = {name: "*fp32" for name in ("a_ptr", "o_ptr", "z_ptr", "out_ptr")}
+    scalars = {"total": "i64", "hw": "i32", "n": "i32", "height": "i32", "width": "i32", "tau": "fp32"}
+    ptxas = Path(nvidia.__file__).parent / "bin" / "ptxas"
+    for np_, block in ((4, 128), (8, 64)):
+        signature = {**pointers, "img_ptr": "*fp16", **scalars, "LEAVE_OUT": "constexpr", "NP": "constexpr", "BLOCK": "constexpr"}
+        source = ASTSource(fn=pair_cost, signature=signature, constexprs={"LEAVE_OUT": True, "NP": np_, "BLOCK": block})
+        compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32))
+        assert ".entry pair_cost" in compiled.asm["ptx"]
+        ptx = Path(tempfile.mkdtemp()) / "pair_cost.ptx"
+        ptx.write_text(compiled.asm["ptx"])
+        report = subprocess.run([str(ptxas), "-v", "--gpu-name", "sm_90a", str(ptx), "-o", os.devnull], capture_output=True, text=True)
+        assert report.returncode == 0, report.stderr
+        assert "0 bytes spill stores" in report.stderr, (np_, report.stderr)
+
+
+@pytest.mark.cuda
+def test_fused_pair_cost_on_cuda() -> None:
+    assert fused.available(torch.device("cuda"))
+    _assert_pair_costs(_compare_pair_cost("cuda"), 1e-4)
+
+
+@pytest.mark.cuda
+def test_a_cuda_render_with_the_fused_cost_is_the_render_without() -> None:
+    result = _compare_render("cuda")
+    assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1, result
+    assert result["depth_close"] > 0.98, result
+    assert result["psnr"] > 40, result
+
+
+if __name__ == "__main__":  # a check in Triton's interpreter, for the tests above
+    check = {"pair_cost": _compare_pair_cost, "render": _compare_render}[sys.argv[1]]
+    print(json.dumps(check("cpu")))
