@@ -77,6 +77,17 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     return host.numpy()
 
 
+def constant(data: object, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Host numbers (a camera's constants, one per source) as a tensor on ``device``. On CUDA they go
+    through pinned memory without waiting: a plain copy from pageable memory synchronises the stream,
+    so the host would stop queueing work until the GPU had done everything before it (a render makes
+    a few dozen such small copies; each would drain the queue)."""
+    host = torch.as_tensor(np.asarray(data), dtype=dtype)
+    if device.type != "cuda":
+        return host.to(device)
+    return host.pin_memory().to(device, non_blocking=True)
+
+
 def box_filter(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Mean over a (2r+1)^2 window of (N, C, H, W), zero-padded; separable, O(1) per pixel."""
     if radius <= 0:
@@ -111,10 +122,10 @@ class Projection:
             A.append(N @ cam.K)
         distorted = any(cam.has_distortion for cam in cams)
         return cls(
-            R=torch.tensor(np.array([cam.R for cam in cams]), dtype=torch.float32, device=device),
-            t=torch.tensor(np.array([cam.t for cam in cams]), dtype=torch.float32, device=device),
-            A=torch.tensor(np.array(A), dtype=torch.float32, device=device),
-            dist=torch.tensor(np.array([cam.dist for cam in cams], dtype=np.float32), device=device) if distorted else None,
+            R=constant([cam.R for cam in cams], device),
+            t=constant([cam.t for cam in cams], device),
+            A=constant(A, device),
+            dist=constant([cam.dist for cam in cams], device) if distorted else None,
         )
 
     def fold(self, rays: torch.Tensor, center: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -245,7 +256,7 @@ def view_rays(cam: CameraModel, pixels: torch.Tensor) -> torch.Tensor:
         xy = cam.pixel_to_normalized(uv)
         d = np.concatenate([xy, np.ones((len(xy), 1))], axis=1) @ cam.R
         return torch.as_tensor(d.reshape(*pixels.shape[:2], 3), dtype=torch.float32, device=pixels.device)
-    M = torch.tensor(cam.R.T @ np.linalg.inv(cam.K), dtype=torch.float32, device=pixels.device)
+    M = constant(cam.R.T @ np.linalg.inv(cam.K), pixels.device)
     return pixels @ M.T
 
 

@@ -52,6 +52,7 @@ from plugin.freeview.render.base import BaseRenderer
 from plugin.freeview.render.common import (
     Projection,
     box_filter,
+    constant,
     ground_depth,
     image_stack,
     keep_freed_memory,
@@ -174,7 +175,7 @@ class Level:
     @functools.cached_property
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``proj.fold`` of this level's rays from the target's centre: (n, h, w, 3) and (n, 3)."""
-        center = torch.tensor(self.target.center, dtype=torch.float32, device=self.rays.device)
+        center = constant(self.target.center, self.rays.device)
         return self.proj.fold(self.rays, center)
 
     @property
@@ -464,7 +465,7 @@ class DepthRenderer(BaseRenderer):
                 grids = []
                 for cam in cams:  # an undistorted camera's grid is the identity: it samples its pixels exactly
                     pix = self.pixels(cam.width, cam.height, self.device)
-                    normalized = pix @ torch.tensor(np.linalg.inv(cam.K).T, dtype=torch.float32, device=self.device)
+                    normalized = pix @ constant(np.linalg.inv(cam.K).T, self.device)
                     grids.append(self.projection([cam]).points(normalized))
                 pinholes = [CameraModel(f"{cam.name}|pinhole", cam.width, cam.height, cam.K, cam.R, cam.t) for cam in cams]
                 self._undistort[key] = (pinholes, torch.cat(grids) if stacked(grids) is not None else grids)  # type: ignore[assignment]
@@ -546,8 +547,6 @@ class DepthRenderer(BaseRenderer):
         finite = torch.isfinite(depth)
         off = finite & ~lvl.on_pitch(depth)
         bad = off & (cost > _FILL_COST * self.settings.truncate)
-        if not bool(bad.any()):
-            return depth
         good = (off & ~bad).float()
         inv = torch.where(finite, 1.0 / depth, torch.zeros_like(depth))
         radius = max(2, round(_FILL_REACH * depth.shape[1]))
@@ -572,7 +571,7 @@ class DepthRenderer(BaseRenderer):
         nearest = coarse[yn][:, xn]
         others = [coarse[yo][:, xn], coarse[yn][:, xo], coarse[yo][:, xo]]
         group = self._around(nearest, step, range(-reach, reach + 1))
-        hyp = torch.stack([lvl.ground, *group, *others])
+        hyp = torch.cat([lvl.ground.unsqueeze(0), group, torch.stack(others)])
         cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
         if lvl.factor <= _EDGE_FACTOR:
             hyp, cost = self._with_walls(lvl, nearest, step, hyp, cost)
@@ -587,7 +586,7 @@ class DepthRenderer(BaseRenderer):
             curv = cm - 2 * c0 + cp
             shift = torch.where(curv > 1e-6, 0.5 * (cm - cp) / curv.clamp(min=1e-6), torch.zeros_like(c0))
             shift = shift.clamp(-0.5, 0.5) + (j[0] - reach).float()
-            refined = self._around(nearest, step, [shift])[0]
+            refined = self._around(nearest, step, shift.unsqueeze(0))[0]
             in_group = (best[0] >= 1) & (best[0] <= 1 + 2 * reach)
             depth = torch.where(in_group, refined, depth)
         return depth, best_cost[0]
@@ -603,7 +602,7 @@ class DepthRenderer(BaseRenderer):
         for k in range(rounds):
             moved = [_shifted(depth, dy, dx) for d in _VENUE_SHIFTS for dy, dx in ((d, 0), (-d, 0), (0, d), (0, -d))]
             steps = self._around(depth, step, [o / (k + 1) for o in _VENUE_STEPS])
-            hyp = torch.stack([lvl.ground, depth, *moved, *steps])
+            hyp = torch.cat([torch.stack([lvl.ground, depth, *moved]), steps])
             # Costed a few hypotheses at a time (their samples are the big part), judged all at once.
             cost = torch.cat([self._cost(lvl, hyp[a : a + chunk]) for a in range(0, len(hyp), chunk)])
             depth = torch.gather(hyp, 0, self._priors(cost, hyp, lvl.ground).argmin(dim=0, keepdim=True))[0]
@@ -711,8 +710,8 @@ class DepthRenderer(BaseRenderer):
         hyp_sub = standing.unsqueeze(1)
         inside_all, seen = self._silhouettes(sub, silhouettes, hyp_sub)
         player = inside_all & (seen >= 2)
-        keep = player.any(dim=0)[0]
-        if not bool(keep.any()):
+        keep = player.any(dim=0)[0].nonzero()[:, 0]  # one wait for the GPU, not one per tensor picked
+        if len(keep) == 0:
             return depth
         ys, xs, hyp_sub, player = ys[keep], xs[keep], hyp_sub[..., keep], player[..., keep]
         # Only those pixels are judged, each on its own (a window, even 3 x 3, scores no better here:
@@ -721,7 +720,7 @@ class DepthRenderer(BaseRenderer):
         chosen, found = self._most_consistent(sub, hyp_sub, player)
         # The feet were looked for a few rows apart: search a pixel of disparity either side.
         step = 1.0 / (float(lvl.target.fx) * _baseline(lvl.target, lvl.srcs))
-        around = torch.stack(self._around(chosen, step, _PLAYER_SEARCH))
+        around = self._around(chosen, step, _PLAYER_SEARCH)
         inside_around, seen_around = self._silhouettes(sub, silhouettes, around)
         ok = inside_around & (seen_around >= 2) & found
         refined, _ = self._most_consistent(sub, torch.cat([chosen.unsqueeze(0), around]), torch.cat([found.unsqueeze(0), ok]))
@@ -761,14 +760,13 @@ class DepthRenderer(BaseRenderer):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``hyp`` and ``cost`` with the walls of ``_at_the_pitch_edge`` appended. Their costs are worked
         out on the band of rows that has walls to try (a fifth of the picture, say), inf elsewhere."""
-        walls, rows = self._at_the_pitch_edge(lvl, nearest, step)
-        if rows is None:
+        wall, rows = self._at_the_pitch_edge(lvl, nearest, step)
+        if wall is None or rows is None:
             return hyp, cost
         lo, hi = rows
         h = lvl.ground.shape[0]
         radius = self._radius(lvl)
         a, b = max(0, lo - radius), min(h, hi + radius)  # the band and a window's margin
-        wall = torch.stack(walls)
         band_cost = self._cost(lvl.rows(a, b), wall[:, a:b])
         wall_cost = torch.full_like(wall, float("inf"))
         wall_cost[:, lo:hi] = band_cost[:, lo - a : hi - a]
@@ -778,14 +776,14 @@ class DepthRenderer(BaseRenderer):
 
     def _at_the_pitch_edge(
         self, lvl: Level, depth: torch.Tensor, step: float
-    ) -> tuple[list[torch.Tensor], tuple[int, int] | None]:
-        """Depths of a wall standing where the pitch ends: for each pixel a few rows above the first pitch
+    ) -> tuple[torch.Tensor | None, tuple[int, int] | None]:
+        """Depths (K, h, w) of a wall standing where the pitch ends: for each pixel a few rows above the first pitch
         pixel below it (by ``depth``, the coarser level's), the point on its ray straight above that
         pitch point, +- a couple of disparity ``step``s. The advertising boards and the stand's front wall
         are such walls, and their lettering is where a depth a few per cent out shows most. Also the
-        rows [lo, hi) that have any pixel with a wall to try (None: none has)."""
+        rows [lo, hi) that have any pixel with a wall to try (None, None: none has)."""
         if not self.ground_plane:
-            return [], None
+            return None, None
         h, w = lvl.ground.shape
         rows = torch.arange(h, device=self.device).view(-1, 1).expand(h, w)
         idx = torch.where(lvl.on_pitch(depth), rows, torch.full_like(rows, h))
@@ -796,11 +794,14 @@ class DepthRenderer(BaseRenderer):
         cols = torch.arange(w, device=self.device).view(1, -1).expand(h, w)
         z = _above(lvl.feet[f, cols], lvl.rays[..., :2])
         ok = ok & torch.isfinite(lvl.ground[f, cols]) & (z > 0)
-        rows_with = ok.any(dim=1).nonzero()
-        if len(rows_with) == 0:
-            return [], None
+        # The first and last rows with a wall, read back together (one wait for the GPU).
+        with_walls = ok.any(dim=1)
+        row = torch.arange(h, device=self.device)
+        lo, hi = torch.stack([torch.where(with_walls, row, h).min(), torch.where(with_walls, row, -1).max()]).tolist()
+        if hi < 0:
+            return None, None
         walls = self._around(torch.where(ok, z, depth), step, _EDGE_SEARCH)
-        return walls, (int(rows_with[0]), int(rows_with[-1]) + 1)
+        return walls, (lo, hi + 1)
 
     def _standing(
         self, lvl: Level, every: int = 1, pixels: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -813,22 +814,22 @@ class DepthRenderer(BaseRenderer):
         """
         if not self.ground_plane:
             return None
-        h, w = lvl.ground.shape
+        h = lvl.ground.shape[0]
         top = max(1, int(_STANDING_REACH * h))
         deltas = sorted({max(1, round(_STANDING_RATIO**k)) for k in range(200) if _STANDING_RATIO**k <= top})[::every]
         g = lvl.ground
         rxy = lvl.rays[..., :2]
         feet = lvl.feet
-        if pixels is None:  # the whole picture: row slices, no gathers
-            out = torch.full((len(deltas), h, w), float("inf"), device=self.device)
-            for k, dk in enumerate(deltas):
-                if dk >= h:
-                    continue
-                z = _above(feet[dk:], rxy[: h - dk])
-                out[k, : h - dk] = torch.where(torch.isfinite(g[dk:]) & (z > 0), z, out[k, : h - dk])
-            return out
+        steps = constant(deltas, self.device, torch.long).unsqueeze(1)
+        if pixels is None:  # the whole picture: whole rows gathered, all depths at once
+            below = torch.arange(h, device=self.device).unsqueeze(0) + steps  # (K, h): the row d below
+            inside = (below < h).unsqueeze(-1)
+            below = below.clamp(max=h - 1)
+            z = _above(feet[below], rxy)
+            ok = inside & torch.isfinite(g[below]) & (z > 0)
+            return torch.where(ok, z, torch.full_like(z, float("inf")))
         ys, xs = pixels
-        below = ys.unsqueeze(0) + torch.tensor(deltas, device=self.device).unsqueeze(1)  # (K, P): the row d below
+        below = ys.unsqueeze(0) + steps  # (K, P): the row d below
         inside = below < h
         below = below.clamp(max=h - 1)
         cols = xs.unsqueeze(0).expand_as(below)
@@ -840,11 +841,11 @@ class DepthRenderer(BaseRenderer):
         """The box aggregation radius at ``lvl``: wider at 1/4 size and coarser."""
         return self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
 
-    def _around(self, depth: torch.Tensor, step: float, offsets: Iterable[float | torch.Tensor]) -> list[torch.Tensor]:
-        """``depth`` moved by each of ``offsets`` steps of inverse depth ``step`` (pixels of disparity), no
-        further out than 4 x far."""
-        rho = 1.0 / depth
-        return [1.0 / (rho + o * step).clamp(min=0.25 / self.far) for o in offsets]
+    def _around(self, depth: torch.Tensor, step: float, offsets: Iterable[float] | torch.Tensor) -> torch.Tensor:
+        """(K, h, w): ``depth`` (h, w) moved by each of ``offsets`` (K numbers, or a (K, h, w) tensor of them)
+        steps of inverse depth ``step`` (pixels of disparity), no further out than 4 x far. All at once."""
+        moves = offsets if isinstance(offsets, torch.Tensor) else constant(list(offsets), self.device).view(-1, 1, 1)
+        return torch.add(1.0 / depth, moves, alpha=step).clamp_(min=0.25 / self.far).reciprocal_()
 
     def _priors(self, cost: torch.Tensor, hyp: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
         """The pitch prior: hypothesis 0 (the pitch) gets a small bonus, where the pitch lies within the
@@ -859,7 +860,8 @@ class DepthRenderer(BaseRenderer):
 
     def _finite(self, depth: torch.Tensor) -> torch.Tensor:
         """``depth`` with no depth (inf: the sky) put a thousand times beyond ``far``."""
-        return torch.where(torch.isfinite(depth), depth, torch.full_like(depth, self.far * 1e3))
+        out = self.far * 1e3
+        return torch.nan_to_num(depth, nan=out, posinf=out, neginf=out)
 
     def _warp(
         self, lvl: Level, hyp: torch.Tensor, images: torch.Tensor | None = None, first: int | None = None
@@ -912,7 +914,7 @@ class DepthRenderer(BaseRenderer):
         if rays is None:
             rays = view_rays(target, self.pixels(target.width, target.height, self.device))
         proj = self.projection([cam for cam, _ in srcs])
-        a, o = proj.fold(rays, torch.tensor(target.center, dtype=torch.float32, device=self.device))
+        a, o = proj.fold(rays, constant(target.center, self.device))
         grid, zsrc = proj.grid(a, o, self._finite(depth).unsqueeze(0))
         smp = sample_many([img for _, img in srcs], grid)[:, :, 0].float()
         alpha = smp[:, 3]
@@ -927,8 +929,8 @@ class DepthRenderer(BaseRenderer):
         """
         n, dev = len(srcs), self.device
         ok = sampled.alpha > 0.5
-        w = torch.tensor([cam.width for cam, _ in srcs], device=dev).view(n, 1, 1)
-        h = torch.tensor([cam.height for cam, _ in srcs], device=dev).view(n, 1, 1)
+        w = constant([cam.width for cam, _ in srcs], dev, torch.long).view(n, 1, 1)
+        h = constant([cam.height for cam, _ in srcs], dev, torch.long).view(n, 1, 1)
         start = torch.cumsum(w * h, 0) - w * h  # where each source's buffer begins
         grid, z = sampled.grids, sampled.zsrc
         px = torch.minimum(((grid[..., 0] + 1) * (0.5 * (w - 1))).round_().long().clamp_(min=0), w - 1)
@@ -939,7 +941,7 @@ class DepthRenderer(BaseRenderer):
         zbuf.scatter_reduce_(0, flat, zz, reduce="amin", include_self=True)
         vis = (zz <= zbuf[flat] * 1.03).view_as(ok) & ok
         # A source at the target's centre: nothing the target sees can be hidden from it.
-        same = torch.tensor([bool(np.linalg.norm(cam.center - target.center) < 1e-6) for cam, _ in srcs], device=dev)
+        same = constant([bool(np.linalg.norm(cam.center - target.center) < 1e-6) for cam, _ in srcs], dev, torch.bool)
         return torch.where(same.view(n, 1, 1), ok, vis)
 
     def blend(
@@ -958,7 +960,7 @@ class DepthRenderer(BaseRenderer):
         if trust is not None:
             trusted = vis * trust
             vis = torch.where(trusted.sum(0, keepdim=True) > 0.5, trusted, vis)
-        dist = torch.tensor([abs(s - (i + 1)) for i in idx], device=self.device).view(-1, 1, 1)
+        dist = constant([abs(s - (i + 1)) for i in idx], self.device).view(-1, 1, 1)
         tent = (1.0 - dist).clamp(min=0.0)
         near = 1.0 / (dist + 0.05) ** 4  # "the nearest camera that sees it", softly
         w = tent * vis

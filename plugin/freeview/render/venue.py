@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.camera import CameraModel
-from plugin.freeview.render.common import PixelGrid, Projection, view_rays
+from plugin.freeview.render.common import PixelGrid, Projection, constant, view_rays
 
 #: A pixel of the venue depth is kept when a neighbouring camera's depth puts its point back within this
 #: many pixels of where it started.
@@ -66,7 +66,7 @@ def median_inverse_depth(depth: torch.Tensor, radius: int = MEDIAN_RADIUS) -> to
 def world_points(cam: CameraModel, depth: torch.Tensor) -> torch.Tensor:
     """(H, W, 3) world points of ``cam``'s pixels at ``depth`` (z_cam; inf: far out along the ray)."""
     rays = view_rays(cam, _pixels(cam.width, cam.height, depth.device))
-    center = torch.tensor(cam.center, dtype=torch.float32, device=depth.device)
+    center = constant(cam.center, depth.device)
     far = torch.where(torch.isfinite(depth), depth, torch.full_like(depth, 1e6))
     return center + rays * far.unsqueeze(-1)
 
@@ -74,8 +74,8 @@ def world_points(cam: CameraModel, depth: torch.Tensor) -> torch.Tensor:
 def _in_camera(cam: CameraModel, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Grid coordinates (..., 2) (align_corners: -1..1 across the frame) and depth z_cam (...) of world
     ``points`` (..., 3) in ``cam``, its distortion applied."""
-    R = torch.tensor(cam.R, dtype=torch.float32, device=points.device)
-    t = torch.tensor(cam.t, dtype=torch.float32, device=points.device)
+    R = constant(cam.R, points.device)
+    t = constant(cam.t, points.device)
     local = points @ R.T + t
     shape = local.shape[:-1]
     grid = Projection.of([cam], points.device).points(local.reshape(1, -1, 3))[0, 0]
