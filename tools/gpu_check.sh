@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The free-viewpoint renderer's GPU checks in one run, for a lent GPU machine whose python3 already has torch
+# with CUDA, Triton, OpenCV and pytest (the renderer, its bench and eval need nothing else; nothing is
+# installed, the checkout is used in place):
+#   tools/gpu_check.sh [OUT_DIR]        (default: $OUT when set, else gpu-check)
+# 1. the CUDA tests of the renderers and the sim, 2. `fvreplay bench render --device cuda` (1080p and 4K,
+# fused and unfused sweep cost, peak memory, operations per frame), 3. `fvreplay eval --profile demo` on CUDA.
+# Each step has its own time limit, so one that hangs still leaves the others' results.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-${OUT:-gpu-check}}
+mkdir -p "$out"
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+  $py -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, 'cuda', torch.cuda.is_available())"
+} 2>&1 | tee "$out/machine.txt"
+echo "== CUDA tests"
+timeout "${TESTS_S:-200}" $py -m pytest -q -p no:cacheprovider -m cuda tests/test_freeview_*.py tests/test_sim*.py 2>&1 |
+  tail -n 40 | tee "$out/tests.txt"
+echo "== bench render"
+timeout "${BENCH_S:-240}" $py -m plugin.cli bench render --device cuda --seconds 2 --json "$out/bench.json" 2>&1 |
+  tail -n 80 | tee "$out/bench.txt"
+echo "== eval"
+timeout "${EVAL_S:-150}" $py -m plugin.cli eval --profile demo --device cuda --json "$out/eval.json" 2>&1 |
+  tail -n 20 | tee "$out/eval.txt"
