@@ -1,4 +1,5 @@
-"""The fused sweep cost (``plugin.freeview.render.fused``, a Triton kernel) against the torch path.
+"""The fused kernels (``plugin.freeview.render.fused``: the sweep cost and the silhouette masks, Triton)
+against the torch path.
 
 On the CPU the kernel runs under Triton's interpreter, which must be switched on before Triton is first
 imported: those checks run in a child process (this file run as a script, ``TRITON_INTERPRET=1``) that
@@ -49,17 +50,26 @@ def _torch_path(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, images: torch
     return torch.stack([cost * has, has], dim=1)
 
 
-def _compare_pair_cost(device: str) -> dict[str, Any]:
+def _compare_kernels(device: str) -> dict[str, Any]:
+    """Both kernels against the torch path on ``_case`` for 2 to 8 sources; the masks on binary silhouettes
+    (as the plates make them) with an in-frame channel."""
     out = {}
     for n in (2, 3, 4, 6, 8):
         a, o, z, images = _case(n, device, seed=n)
         want = _torch_path(a, o, z, images)
         got = fused.pair_cost(a, o, z, images, TAU)
+        silhouettes = torch.stack([(images[:, 0] > 0.5).float(), torch.ones_like(images[:, 0])], dim=1)
+        sampled = sample_many(silhouettes, pinhole_grid(a, o, z)[0]) > 0.5  # (n, 2, K, h, w)
+        bits = fused.masks_at(a, o, z, silhouettes)
+        masks = torch.stack([(bits & 1) > 0, (bits & 2) > 0], dim=1)
         out[str(n)] = {
             "max_diff": float((got - want).abs().max()),
             "flags_differ": int((got[:, 1] != want[:, 1]).sum()),
             "supported": float(want[:, 1].mean()),
-            "shape_ok": tuple(got.shape) == tuple(want.shape),
+            "shape_ok": tuple(got.shape) == tuple(want.shape) and tuple(masks.shape) == tuple(sampled.shape),
+            "masks_differ": float((masks != sampled).float().mean()),
+            "foreground": float(sampled[:, 0].float().mean()),
+            "in_frame": float(sampled[:, 1].float().mean()),
         }
     return out
 
@@ -78,7 +88,14 @@ def _compare_render(device: str) -> dict[str, Any]:
         calls.append(args[2].shape)
         return kernel(*args)
 
-    fused.pair_cost = counted  # the renderer calls it through the module
+    masks = []
+    masks_at = fused.masks_at
+
+    def counted_masks(*args: Any) -> torch.Tensor:
+        masks.append(args[2].shape)
+        return masks_at(*args)
+
+    fused.pair_cost, fused.masks_at = counted, counted_masks  # the renderer calls them through the module
     try:
         rig, images = bench._rig_and_images(w, h)
         view = VirtualView(2.4, rig.default_pivot)
@@ -93,7 +110,7 @@ def _compare_render(device: str) -> dict[str, Any]:
                 depths.append(r.estimate_depth(target, srcs, venue=r.venue_view(target, view.s)))
                 pictures.append(r.render(view, images, w, h).astype(np.float64))
     finally:
-        fused.pair_cost = kernel
+        fused.pair_cost, fused.masks_at = kernel, masks_at
     d0, d1 = depths
     both = torch.isfinite(d0) & torch.isfinite(d1)
     close = (~torch.isfinite(d0) & ~torch.isfinite(d1)) | (both & ((d0 - d1).abs() <= 1e-3 * d0.abs()))
@@ -103,6 +120,7 @@ def _compare_render(device: str) -> dict[str, Any]:
         "psnr": 10 * np.log10(255**2 / max(mse, 1e-12)),
         "fused_calls": len(calls),
         "pixel_lists": sum(1 for shape in calls if shape[1] == 1),  # the players' (K, 1, P) hypotheses
+        "masks_calls": len(masks),
     }
 
 
@@ -113,21 +131,24 @@ def _interpreted(check: str) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _assert_pair_costs(result: dict[str, Any], tol: float) -> None:
+def _assert_kernels(result: dict[str, Any], tol: float) -> None:
     for n, row in result.items():
         assert row["shape_ok"], n
         assert 0.2 < row["supported"] < 1.0, (n, row)  # some elements with support, some without
         assert row["max_diff"] < tol, (n, row)
         assert row["flags_differ"] == 0, (n, row)
+        assert 0.05 < row["foreground"] < row["in_frame"] < 0.999, (n, row)  # both bits vary
+        assert row["masks_differ"] < 1e-4, (n, row)  # a sample landing on 0.5 exactly may round either way
 
 
-def test_fused_pair_cost_equals_the_torch_path_under_the_interpreter() -> None:
-    _assert_pair_costs(_interpreted("pair_cost"), 1e-5)
+def test_fused_kernels_equal_the_torch_path_under_the_interpreter() -> None:
+    _assert_kernels(_interpreted("kernels"), 1e-5)
 
 
 def test_a_render_with_the_fused_cost_is_the_render_without() -> None:
     result = _interpreted("render")
-    assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1, result  # the sweep's levels and the players
+    # The sweep's levels and the players' pixels; the masks: the venue, the hull tests, the blend's trust.
+    assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1 and result["masks_calls"] >= 4, result
     # Summation order differs (float32), so a near-tie may flip at a pixel or two.
     assert result["depth_close"] > 0.99, result
     assert result["psnr"] > 50, result
@@ -143,46 +164,52 @@ def test_the_renderer_fuses_only_on_cuda() -> None:
         fused.pair_cost(*_case(9, "cpu"), TAU)
 
 
-def test_the_kernel_compiles_for_hopper_without_spilling() -> None:
-    """Triton's code generator and ptxas, offline (no GPU needed): the kernel as the renderer launches it
-    (four sources; eight, as the venue's six pad to) builds for sm_90 and keeps its pair matrices in
-    registers."""
+def test_the_kernels_compile_for_hopper_without_spilling() -> None:
+    """Triton's code generator and ptxas, offline (no GPU needed): the kernels as the renderer launches them
+    (four sources; eight, as the venue's six pad to) build for sm_90 and keep their pair matrices and
+    samples in registers."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.backends.nvidia import compiler as nvidia
     from triton.compiler import ASTSource
 
-    from plugin.freeview.render.fused_kernel import pair_cost
+    from plugin.freeview.render import fused_kernel
 
     pointers = {name: "*fp32" for name in ("a_ptr", "o_ptr", "z_ptr", "out_ptr")}
-    scalars = {"total": "i64", "hw": "i32", "n": "i32", "height": "i32", "width": "i32", "tau": "fp32"}
+    scalars = {"total": "i64", "hw": "i32", "n": "i32", "height": "i32", "width": "i32"}
+    kernels = {
+        "pair_cost": ({**pointers, "img_ptr": "*fp16", **scalars, "tau": "fp32", "LEAVE_OUT": "constexpr"}, {"LEAVE_OUT": True}),
+        "masks_at": ({**pointers, "img_ptr": "*fp32", "out_ptr": "*u8", **scalars}, {}),
+    }
     ptxas = Path(nvidia.__file__).parent / "bin" / "ptxas"
-    for np_, block in ((4, 128), (8, 64)):
-        signature = {**pointers, "img_ptr": "*fp16", **scalars, "LEAVE_OUT": "constexpr", "NP": "constexpr", "BLOCK": "constexpr"}
-        source = ASTSource(fn=pair_cost, signature=signature, constexprs={"LEAVE_OUT": True, "NP": np_, "BLOCK": block})
-        compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32))
-        assert ".entry pair_cost" in compiled.asm["ptx"]
-        ptx = Path(tempfile.mkdtemp()) / "pair_cost.ptx"
-        ptx.write_text(compiled.asm["ptx"])
-        report = subprocess.run([str(ptxas), "-v", "--gpu-name", "sm_90a", str(ptx), "-o", os.devnull], capture_output=True, text=True)
-        assert report.returncode == 0, report.stderr
-        assert "0 bytes spill stores" in report.stderr, (np_, report.stderr)
+    for name, (signature, constants) in kernels.items():
+        for np_, block in ((4, 128), (8, 64)):
+            signature = {**signature, "NP": "constexpr", "BLOCK": "constexpr"}
+            fn = getattr(fused_kernel, name)
+            source = ASTSource(fn=fn, signature=signature, constexprs={**constants, "NP": np_, "BLOCK": block})
+            compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32))
+            assert f".entry {name}" in compiled.asm["ptx"]
+            ptx = Path(tempfile.mkdtemp()) / f"{name}.ptx"
+            ptx.write_text(compiled.asm["ptx"])
+            report = subprocess.run([str(ptxas), "-v", "--gpu-name", "sm_90a", str(ptx), "-o", os.devnull], capture_output=True, text=True)
+            assert report.returncode == 0, report.stderr
+            assert "0 bytes spill stores" in report.stderr, (name, np_, report.stderr)
 
 
 @pytest.mark.cuda
-def test_fused_pair_cost_on_cuda() -> None:
+def test_fused_kernels_on_cuda() -> None:
     assert fused.available(torch.device("cuda"))
-    _assert_pair_costs(_compare_pair_cost("cuda"), 1e-4)
+    _assert_kernels(_compare_kernels("cuda"), 1e-4)
 
 
 @pytest.mark.cuda
 def test_a_cuda_render_with_the_fused_cost_is_the_render_without() -> None:
     result = _compare_render("cuda")
-    assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1, result
+    assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1 and result["masks_calls"] >= 4, result
     assert result["depth_close"] > 0.98, result
     assert result["psnr"] > 40, result
 
 
 if __name__ == "__main__":  # a check in Triton's interpreter, for the tests above
-    check = {"pair_cost": _compare_pair_cost, "render": _compare_render}[sys.argv[1]]
+    check = {"kernels": _compare_kernels, "render": _compare_render}[sys.argv[1]]
     print(json.dumps(check("cpu")))

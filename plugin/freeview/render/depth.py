@@ -743,6 +743,10 @@ class DepthRenderer(BaseRenderer):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Each source's view of the point at each depth of ``hyp`` (K, h, w): (n, K, h, w) bool whether it is
         foreground there, and whether it is in frame (``silhouettes`` as ``_silhouettes`` takes them)."""
+        if self.fused and len(lvl.srcs) <= fused.MAX_SOURCES:  # the same in one kernel, no grids in memory
+            a, o = lvl.folded
+            bits = fused.masks_at(a[:first], o[:first], self._finite(hyp), silhouettes)
+            return (bits & 1).bool(), (bits & 2).bool()
         smp, _, _ = self._warp(lvl, hyp, silhouettes, first=first)
         return smp[:, 0] > 0.5, smp[:, 1] > 0.5
 

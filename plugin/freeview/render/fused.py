@@ -45,6 +45,28 @@ def interpreted() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
+def _launch(name: str, n: int, total: int, args: tuple[object, ...], **constants: object) -> None:
+    """Run kernel ``name`` of ``fused_kernel`` over ``total`` (hypothesis, pixel) elements of ``n`` sources."""
+    interpret = interpreted()
+    # The interpreter runs a block as numpy arrays: big blocks, few of them. On the GPU, 128 (or 64 with
+    # eight sources: the pair matrices live in registers) elements a block.
+    padded = max(2, 1 << (n - 1).bit_length())
+    block = 4096 if interpret else (128 if padded <= 4 else 64)
+    from plugin.freeview.render import fused_kernel
+
+    kernel = getattr(fused_kernel, name)
+    kernel[((total + block - 1) // block,)](*args, NP=padded, BLOCK=block, **constants)
+
+
+def _check(a: torch.Tensor, z: torch.Tensor, images: torch.Tensor) -> None:
+    if a.shape[0] > MAX_SOURCES:
+        raise ValueError(f"fused kernels take at most {MAX_SOURCES} sources, got {a.shape[0]}")
+    if z.device.type != "cuda" and not interpreted():
+        raise ValueError("fused kernels run on CUDA tensors (on the CPU only under TRITON_INTERPRET=1)")
+    if images.shape[0] != a.shape[0]:
+        raise ValueError(f"{images.shape[0]} source images for {a.shape[0]} sources' rays")
+
+
 def pair_cost(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, images: torch.Tensor, tau: float) -> torch.Tensor:
     """(K, 2, h, w) float32: per hypothesis and pixel, the photo-consistency cost times its support flag, and
     the flag (the sources that see the point give at least one pair), as ``DepthRenderer._cost`` windows it.
@@ -53,38 +75,30 @@ def pair_cost(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, images: torch.T
     folded in; ``z`` (K, h, w) finite depths; ``images`` (n, 4, H, W): the sources (RGB and in-frame alpha),
     any float dtype; ``tau``: the truncation. CUDA tensors (CPU ones under Triton's interpreter).
     """
+    _check(a, z, images)
     n, h, w, _ = a.shape
-    if n > MAX_SOURCES:
-        raise ValueError(f"fused pair cost takes at most {MAX_SOURCES} sources, got {n}")
     k = z.shape[0]
     out = torch.empty((k, 2, h, w), dtype=torch.float32, device=z.device)
-    total = k * h * w
-    if total == 0:
-        return out
-    interpret = interpreted()
-    if z.device.type != "cuda" and not interpret:
-        raise ValueError("fused pair cost runs on CUDA tensors (on the CPU only under TRITON_INTERPRET=1)")
-    np_ = max(2, 1 << (n - 1).bit_length())
-    # The interpreter runs a block as numpy arrays: big blocks, few of them. On the GPU, 128 (or 64 with
-    # eight sources: the pair matrices live in registers) elements a block.
-    block = 4096 if interpret else (128 if np_ <= 4 else 64)
-    grid = ((total + block - 1) // block,)
-    from plugin.freeview.render.fused_kernel import pair_cost as kernel
-
-    kernel[grid](
-        a.float().contiguous(),
-        o.float().contiguous(),
-        z.float().contiguous(),
-        images.contiguous(),
-        out,
-        total,
-        h * w,
-        n,
-        images.shape[-2],
-        images.shape[-1],
-        float(tau),
-        LEAVE_OUT=n >= 3,
-        NP=np_,
-        BLOCK=block,
-    )
+    if k * h * w:
+        args = (*_inputs(a, o, z), images.contiguous(), out, k * h * w, h * w, n, images.shape[-2], images.shape[-1])
+        _launch("pair_cost", n, k * h * w, (*args, float(tau)), LEAVE_OUT=n >= 3)
     return out
+
+
+def masks_at(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, silhouettes: torch.Tensor) -> torch.Tensor:
+    """(n, K, h, w) uint8: for each source and each depth of ``z`` (K, h, w) along the pixels' rays, bit 0 set
+    where the point is foreground in the source's silhouette and bit 1 where it is in its frame (each
+    bilinearly sampled above 0.5, as ``DepthRenderer._masks_at`` reads them), without making the grids.
+    ``silhouettes``: (n, 2, H, W) mask and "in frame"; ``a``, ``o`` as ``pair_cost`` takes them."""
+    _check(a, z, silhouettes)
+    n, h, w, _ = a.shape
+    k = z.shape[0]
+    out = torch.empty((n, k, h, w), dtype=torch.uint8, device=z.device)
+    if k * h * w:
+        args = (*_inputs(a, o, z), silhouettes.float().contiguous(), out, k * h * w, h * w, n)
+        _launch("masks_at", n, k * h * w, (*args, silhouettes.shape[-2], silhouettes.shape[-1]))
+    return out
+
+
+def _inputs(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return a.float().contiguous(), o.float().contiguous(), z.float().contiguous()

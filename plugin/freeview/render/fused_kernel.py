@@ -11,20 +11,24 @@ import triton.language as tl
 
 
 @triton.jit
-def pair_cost(
-    a_ptr, o_ptr, z_ptr, img_ptr, out_ptr, total, hw, n, height, width, tau,
-    LEAVE_OUT: tl.constexpr, NP: tl.constexpr, BLOCK: tl.constexpr,
-):  # fmt: skip
-    """One block of (hypothesis, pixel) elements; see ``fused.pair_cost``."""
+def _elements(z_ptr, total, n, NP: tl.constexpr, BLOCK: tl.constexpr):
+    """This block's elements (flat index into (K, h, w)), their depths, the sources (padded to NP), and
+    which of the (BLOCK, NP) pairs are real."""
     e = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     live = e < total
     e = tl.where(live, e, 0)
-    p = e % hw
     z = tl.load(z_ptr + e, mask=live, other=1.0)
     src = tl.arange(0, NP)
     has = src < n
-    m2 = live[:, None] & has[None, :]
-    # The point at depth z on the pixel's ray, in each source: o + z * a (K folded in: x/z, y/z is the grid).
+    return e, live, z, src, has, live[:, None] & has[None, :]
+
+
+@triton.jit
+def _pixel_coordinates(a_ptr, o_ptr, z, p, hw, src, has, m2, height, width):
+    """Where the point at depth ``z`` on pixel ``p``'s ray lands in each source, in its pixels (BLOCK, NP):
+    o + z * a with K folded in (x/z, y/z is grid_sample's grid, align_corners=True: -1..1 spans pixel
+    centres 0..size-1). Clamped just outside the frame, so a point far off (or behind the camera, thrown
+    far off) converts to an integer safely and still reads zeros."""
     at = (src[None, :].to(tl.int64) * hw + p[:, None]) * 3
     ax = tl.load(a_ptr + at, mask=m2, other=0.0)
     ay = tl.load(a_ptr + at + 1, mask=m2, other=0.0)
@@ -33,36 +37,50 @@ def pair_cost(
     oy = tl.load(o_ptr + src * 3 + 1, mask=has, other=0.0)
     oz = tl.load(o_ptr + src * 3 + 2, mask=has, other=1.0)
     zz = z[:, None]
-    inv = 1.0 / tl.maximum(oz[None, :] + zz * az, 1e-6)  # behind the camera: thrown far outside
-    # grid_sample, align_corners=True: grid -1..1 spans pixel centres 0..size-1. Clamped just outside
-    # the frame first, so a point far off converts to an integer safely and still reads zeros.
+    inv = 1.0 / tl.maximum(oz[None, :] + zz * az, 1e-6)
     ix = ((ox[None, :] + zz * ax) * inv + 1.0) * (0.5 * (width - 1))
     iy = ((oy[None, :] + zz * ay) * inv + 1.0) * (0.5 * (height - 1))
     ix = tl.minimum(tl.maximum(ix, -2.0), width + 1.0)
     iy = tl.minimum(tl.maximum(iy, -2.0), height + 1.0)
+    return ix, iy
+
+
+@triton.jit
+def _bilinear(img_ptr, ix, iy, m2, height, width):
+    """grid_sample's bilinear sample (zero padding) of one channel at pixel coordinates (BLOCK, NP);
+    ``img_ptr`` points at each source's channel plane (a (BLOCK, NP) tensor of pointers)."""
     x0f = tl.floor(ix)
     y0f = tl.floor(iy)
     wx = ix - x0f
     wy = iy - y0f
     x0 = x0f.to(tl.int32)
     y0 = y0f.to(tl.int32)
-    plane = height * width
-    base = src[None, :].to(tl.int64) * (4 * plane)
-    r = tl.zeros((BLOCK, NP), dtype=tl.float32)
-    g = tl.zeros((BLOCK, NP), dtype=tl.float32)
-    b = tl.zeros((BLOCK, NP), dtype=tl.float32)
-    alpha = tl.zeros((BLOCK, NP), dtype=tl.float32)
+    acc = tl.zeros(ix.shape, dtype=tl.float32)
     for dy in tl.static_range(2):
         for dx in tl.static_range(2):
             xx = x0 + dx
             yy = y0 + dy
             wgt = (wx if dx == 1 else 1.0 - wx) * (wy if dy == 1 else 1.0 - wy)
             inside = m2 & (xx >= 0) & (xx < width) & (yy >= 0) & (yy < height)
-            off = base + yy * width + xx
-            r += wgt * tl.load(img_ptr + off, mask=inside, other=0.0).to(tl.float32)
-            g += wgt * tl.load(img_ptr + off + plane, mask=inside, other=0.0).to(tl.float32)
-            b += wgt * tl.load(img_ptr + off + 2 * plane, mask=inside, other=0.0).to(tl.float32)
-            alpha += wgt * tl.load(img_ptr + off + 3 * plane, mask=inside, other=0.0).to(tl.float32)
+            acc += wgt * tl.load(img_ptr + yy * width + xx, mask=inside, other=0.0).to(tl.float32)
+    return acc
+
+
+@triton.jit
+def pair_cost(
+    a_ptr, o_ptr, z_ptr, img_ptr, out_ptr, total, hw, n, height, width, tau,
+    LEAVE_OUT: tl.constexpr, NP: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """One block of (hypothesis, pixel) elements; see ``fused.pair_cost``."""
+    e, live, z, src, has, m2 = _elements(z_ptr, total, n, NP, BLOCK)
+    p = e % hw
+    ix, iy = _pixel_coordinates(a_ptr, o_ptr, z, p, hw, src, has, m2, height, width)
+    plane = height * width
+    rgba = img_ptr + src[None, :].to(tl.int64) * (4 * plane)
+    r = _bilinear(rgba, ix, iy, m2, height, width)
+    g = _bilinear(rgba + plane, ix, iy, m2, height, width)
+    b = _bilinear(rgba + 2 * plane, ix, iy, m2, height, width)
+    alpha = _bilinear(rgba + 3 * plane, ix, iy, m2, height, width)
     valid = tl.where(m2 & (alpha > 0.5), 1.0, 0.0)
     # Every pair of different sources: truncated mean colour difference where both see the point.
     diff = tl.abs(r[:, :, None] - r[:, None, :]) + tl.abs(g[:, :, None] - g[:, None, :]) + tl.abs(b[:, :, None] - b[:, None, :])
@@ -89,3 +107,18 @@ def pair_cost(
     tl.store(out_ptr + out, cost * seen, mask=live)
     tl.store(out_ptr + out + hw, seen, mask=live)
 
+
+@triton.jit
+def masks_at(
+    a_ptr, o_ptr, z_ptr, img_ptr, out_ptr, total, hw, n, height, width,
+    NP: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """One block of (hypothesis, pixel) elements; see ``fused.masks_at``."""
+    e, _live, z, src, has, m2 = _elements(z_ptr, total, n, NP, BLOCK)
+    ix, iy = _pixel_coordinates(a_ptr, o_ptr, z, e % hw, hw, src, has, m2, height, width)
+    plane = height * width
+    two = img_ptr + src[None, :].to(tl.int64) * (2 * plane)
+    fg = _bilinear(two, ix, iy, m2, height, width) > 0.5
+    seen = _bilinear(two + plane, ix, iy, m2, height, width) > 0.5
+    bits = tl.where(fg, 1, 0) + tl.where(seen, 2, 0)
+    tl.store(out_ptr + src[None, :].to(tl.int64) * total + e[:, None], bits.to(tl.uint8), mask=m2)
