@@ -22,7 +22,7 @@ import torch
 
 from plugin.freeview.render import DepthRenderer, fused
 from plugin.freeview.render.common import pinhole_grid, sample_many
-from plugin.freeview.render.depth import photo_cost
+from plugin.freeview.render.depth import mix_sources, photo_cost
 
 TAU = 0.12
 
@@ -74,6 +74,49 @@ def _compare_kernels(device: str) -> dict[str, Any]:
     return out
 
 
+def _mix_case(n: int, device: str, seed: int) -> tuple[Any, ...]:
+    """``blend``'s inputs for ``n`` sources at 40 x 30 pixels: a band of pixels no source sees (the edge),
+    one seen in frame only (the nearest fallbacks), colours that disagree, ties in colour, half trusted."""
+    g = torch.Generator().manual_seed(seed)
+    h, w = 30, 40
+    colors = torch.rand(n, 3, h, w, generator=g)
+    colors[:, :, :5] = 0.5  # every source the same: the median is a tie
+    alpha = (torch.rand(n, h, w, generator=g) * 1.4).clamp(max=1.0)
+    alpha[:, -4:] = 0.0  # outside every frame: the edge
+    seen = torch.rand(n, h, w, generator=g) > 0.3
+    seen[:, 10:14] = False  # in frame but seen by none: near * alpha
+    trust = (torch.rand(n, h, w, generator=g) > 0.5).float()
+    dist = torch.tensor([abs(2.3 - k) for k in range(1, n + 1)])
+    edge = torch.rand(1, 3, h, w, generator=g)
+    tent, near = (1.0 - dist).clamp(min=0.0), 1.0 / (dist + 0.05) ** 4
+    return tuple(x.to(device) for x in (colors, alpha, seen, trust, tent, near, edge))
+
+
+def _compare_blend(device: str) -> dict[str, Any]:
+    out = {}
+    for n in (2, 3, 4, 6):
+        colors, alpha, seen, trust, tent, near, edge = _mix_case(n, device, seed=10 + n)
+        plain = mix_sources(colors, alpha, seen, None, tent, near, edge, 0.0)
+        for trusted in (False, True):
+            for agreement in (0.0, 0.2):
+                given = (colors, alpha, seen, trust if trusted else None, tent, near, edge, agreement)
+                want, got = mix_sources(*given), fused.blend(*given)
+                out[f"{n} trust={trusted} agreement={agreement}"] = {
+                    "max_diff": float((got - want).abs().max()),
+                    "edge_used": float((want == edge).all(dim=1).float().mean()),
+                    "changed": float((want - plain).abs().max()),  # by the trust or the colour check
+                }
+    return out
+
+
+def _assert_blend(result: dict[str, Any], tol: float) -> None:
+    for case, row in result.items():
+        assert row["max_diff"] < tol, (case, row)
+        assert 0.1 < row["edge_used"] < 0.2, (case, row)  # the 4 rows of 30 outside every frame, no more
+        checked = "trust=True" in case or ("agreement=0.2" in case and not case.startswith("2 "))
+        assert (row["changed"] > 0.01) == checked, (case, row)  # each option does something, and only then
+
+
 def _compare_render(device: str) -> dict[str, Any]:
     """A view from the bench's arc at 160 x 90, with clean plates and the venue depth (so the sweep, the
     walls' band of rows and the players' pixel lists all cost hypotheses), fused and not."""
@@ -81,21 +124,18 @@ def _compare_render(device: str) -> dict[str, Any]:
     from plugin.freeview.path import VirtualView
 
     w, h = 160, 90
-    calls = []
-    kernel = fused.pair_cost
+    kernels = {name: getattr(fused, name) for name in ("pair_cost", "masks_at", "blend")}
+    calls: dict[str, list[tuple[int, ...]]] = {name: [] for name in kernels}
 
-    def counted(*args: Any) -> torch.Tensor:
-        calls.append(args[2].shape)
-        return kernel(*args)
+    def counting(name: str) -> Any:
+        def call(*args: Any) -> torch.Tensor:
+            calls[name].append(tuple(args[2].shape))  # the depths (pair_cost, masks_at), what is seen (blend)
+            return kernels[name](*args)
 
-    masks = []
-    masks_at = fused.masks_at
+        return call
 
-    def counted_masks(*args: Any) -> torch.Tensor:
-        masks.append(args[2].shape)
-        return masks_at(*args)
-
-    fused.pair_cost, fused.masks_at = counted, counted_masks  # the renderer calls them through the module
+    for name in kernels:  # the renderer calls them through the module
+        setattr(fused, name, counting(name))
     try:
         rig, images = bench._rig_and_images(w, h)
         view = VirtualView(2.4, rig.default_pivot)
@@ -110,7 +150,8 @@ def _compare_render(device: str) -> dict[str, Any]:
                 depths.append(r.estimate_depth(target, srcs, venue=r.venue_view(target, view.s)))
                 pictures.append(r.render(view, images, w, h).astype(np.float64))
     finally:
-        fused.pair_cost, fused.masks_at = kernel, masks_at
+        for name, kernel in kernels.items():
+            setattr(fused, name, kernel)
     d0, d1 = depths
     both = torch.isfinite(d0) & torch.isfinite(d1)
     close = (~torch.isfinite(d0) & ~torch.isfinite(d1)) | (both & ((d0 - d1).abs() <= 1e-3 * d0.abs()))
@@ -118,9 +159,10 @@ def _compare_render(device: str) -> dict[str, Any]:
     return {
         "depth_close": float(close.float().mean()),
         "psnr": 10 * np.log10(255**2 / max(mse, 1e-12)),
-        "fused_calls": len(calls),
-        "pixel_lists": sum(1 for shape in calls if shape[1] == 1),  # the players' (K, 1, P) hypotheses
-        "masks_calls": len(masks),
+        "fused_calls": len(calls["pair_cost"]),
+        "pixel_lists": sum(1 for shape in calls["pair_cost"] if shape[1] == 1),  # the players' (K, 1, P) hypotheses
+        "masks_calls": len(calls["masks_at"]),
+        "blend_calls": len(calls["blend"]),
     }
 
 
@@ -145,10 +187,15 @@ def test_fused_kernels_equal_the_torch_path_under_the_interpreter() -> None:
     _assert_kernels(_interpreted("kernels"), 1e-5)
 
 
-def test_a_render_with_the_fused_cost_is_the_render_without() -> None:
+def test_the_fused_blend_equals_the_torch_mix_under_the_interpreter() -> None:
+    _assert_blend(_interpreted("blend"), 1e-5)
+
+
+def test_a_render_with_the_fused_kernels_is_the_render_without() -> None:
     result = _interpreted("render")
     # The sweep's levels and the players' pixels; the masks: the venue, the hull tests, the blend's trust.
     assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1 and result["masks_calls"] >= 4, result
+    assert result["blend_calls"] == 1, result
     # Summation order differs (float32), so a near-tie may flip at a pixel or two.
     assert result["depth_close"] > 0.99, result
     assert result["psnr"] > 50, result
@@ -166,8 +213,8 @@ def test_the_renderer_fuses_only_on_cuda() -> None:
 
 def test_the_kernels_compile_for_hopper_without_spilling() -> None:
     """Triton's code generator and ptxas, offline (no GPU needed): the kernels as the renderer launches them
-    (four sources; eight, as the venue's six pad to) build for sm_90 and keep their pair matrices and
-    samples in registers."""
+    (four sources; eight, as the venue's six pad to) build for sm_90 and keep their pair matrices,
+    samples and ranks in registers."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.backends.nvidia import compiler as nvidia
@@ -180,6 +227,15 @@ def test_the_kernels_compile_for_hopper_without_spilling() -> None:
     kernels = {
         "pair_cost": ({**pointers, "img_ptr": "*fp16", **scalars, "tau": "fp32", "LEAVE_OUT": "constexpr"}, {"LEAVE_OUT": True}),
         "masks_at": ({**pointers, "img_ptr": "*fp32", "out_ptr": "*u8", **scalars}, {}),
+        "blend": (
+            {
+                **{name: "*fp32" for name in ("col_ptr", "alpha_ptr")},
+                "seen_ptr": "*u8",
+                **{name: "*fp32" for name in ("trust_ptr", "tent_ptr", "near_ptr", "edge_ptr", "out_ptr")},
+                **{"hw": "i32", "n": "i32", "sigma": "fp32", "TRUST": "constexpr", "AGREE": "constexpr"},
+            },
+            {"TRUST": True, "AGREE": True},
+        ),
     }
     ptxas = Path(nvidia.__file__).parent / "bin" / "ptxas"
     for name, (signature, constants) in kernels.items():
@@ -203,13 +259,19 @@ def test_fused_kernels_on_cuda() -> None:
 
 
 @pytest.mark.cuda
-def test_a_cuda_render_with_the_fused_cost_is_the_render_without() -> None:
+def test_the_fused_blend_on_cuda() -> None:
+    _assert_blend(_compare_blend("cuda"), 1e-4)
+
+
+@pytest.mark.cuda
+def test_a_cuda_render_with_the_fused_kernels_is_the_render_without() -> None:
     result = _compare_render("cuda")
     assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1 and result["masks_calls"] >= 4, result
+    assert result["blend_calls"] == 1, result
     assert result["depth_close"] > 0.98, result
     assert result["psnr"] > 40, result
 
 
 if __name__ == "__main__":  # a check in Triton's interpreter, for the tests above
-    check = {"kernels": _compare_kernels, "render": _compare_render}[sys.argv[1]]
+    check = {"kernels": _compare_kernels, "blend": _compare_blend, "render": _compare_render}[sys.argv[1]]
     print(json.dumps(check("cpu")))

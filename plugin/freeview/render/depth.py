@@ -317,6 +317,46 @@ def _lower_median(colors: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
     return torch.where(count.unsqueeze(0) > 0, median, colors[0])
 
 
+def mix_sources(
+    colors: torch.Tensor,
+    alpha: torch.Tensor,
+    seen: torch.Tensor,
+    trust: torch.Tensor | None,
+    tent: torch.Tensor,
+    near: torch.Tensor,
+    edge: torch.Tensor,
+    agreement: float,
+) -> torch.Tensor:
+    """``DepthRenderer.blend``'s weighting and mix (``fused.blend`` takes the same arguments): (1, 3, H, W).
+
+    Each source's weight is its closeness along the rig (``tent``, (n,)) times its visibility (``seen`` (n,
+    H, W) bool, times ``alpha``, how much of its sample was in frame); with ``trust`` ((n, H, W) 0/1), only
+    the trusted visible sources count where there are any. With ``agreement`` > 0 and three sources or more,
+    a source far from the median colour of the visible ones counts less. Where nothing visible is close,
+    the nearest visible source (``near``), then the nearest in frame, and where no source has the pixel in
+    frame at all, ``edge`` (1, 3, H, W)."""
+    tent, near = tent.view(-1, 1, 1), near.view(-1, 1, 1)
+    vis = seen.float() * alpha
+    if trust is not None:
+        trusted = vis * trust
+        vis = torch.where(trusted.sum(0, keepdim=True) > 0.5, trusted, vis)
+    w = tent * vis
+    if agreement > 0 and colors.shape[0] >= 3:
+        # Photometric visibility on top of the geometric one: a source whose colour is far from the
+        # median of the visible sources (hidden by something the depth missed) counts less.
+        median = _lower_median(colors, vis > 0.5)
+        agree = torch.exp(-(((colors - median.unsqueeze(0)).abs().mean(dim=1) / agreement) ** 2))
+        weighed = w * agree
+        w = torch.where(weighed.sum(0, keepdim=True) > 1e-3, weighed, w)
+    total = w.sum(0, keepdim=True)
+    w = torch.where(total > 1e-3, w, near * vis)
+    total = w.sum(0, keepdim=True)
+    w = torch.where(total > 1e-9, w, near * alpha)
+    total = w.sum(0, keepdim=True)
+    out = (colors * (w / total.clamp(min=1e-12)).unsqueeze(1)).sum(0, keepdim=True)
+    return torch.where(total > 1e-12, out, edge)
+
+
 class DepthRenderer(BaseRenderer):
     """Depth-sweep view synthesis from the 2–4 cameras nearest the view (see the module docstring)."""
 
@@ -960,36 +1000,18 @@ class DepthRenderer(BaseRenderer):
         """Visibility-aware blend: tent weights in s over the visible sources, nearest visible as fallback.
         ``trust`` ((n, H, W) 0/1, ``_same_kind``): where any visible source has it, only those count."""
         s = self.rig.path.clamp(s)
-        vis = self.visibility(target, srcs, sampled).float() * sampled.alpha
-        if trust is not None:
-            trusted = vis * trust
-            vis = torch.where(trusted.sum(0, keepdim=True) > 0.5, trusted, vis)
-        dist = constant([abs(s - (i + 1)) for i in idx], self.device).view(-1, 1, 1)
+        seen = self.visibility(target, srcs, sampled)
+        dist = constant([abs(s - (i + 1)) for i in idx], self.device)
         tent = (1.0 - dist).clamp(min=0.0)
         near = 1.0 / (dist + 0.05) ** 4  # "the nearest camera that sees it", softly
-        w = tent * vis
-        sigma = self.settings.agreement
-        if sigma > 0 and len(idx) >= 3:
-            # Photometric visibility on top of the geometric one: a source whose colour is far from the
-            # median of the visible sources (hidden by something the depth missed) counts less.
-            cols = sampled.colors
-            median = _lower_median(cols, vis > 0.5)
-            agree = torch.exp(-(((cols - median.unsqueeze(0)).abs().mean(dim=1) / sigma) ** 2))
-            weighed = w * agree
-            w = torch.where(weighed.sum(0, keepdim=True) > 1e-3, weighed, w)
-        total = w.sum(0, keepdim=True)
-        w = torch.where(total > 1e-3, w, near * vis)
-        total = w.sum(0, keepdim=True)
-        w = torch.where(total > 1e-9, w, near * sampled.alpha)
-        total = w.sum(0, keepdim=True)
-        out = (sampled.colors * (w / total.clamp(min=1e-12)).unsqueeze(1)).sum(0, keepdim=True)
         # What no source sees at all (outside every frame) continues the nearest camera's edge.
         j = self._nearest(idx, s)
         img = srcs[j][1]
         edge = F.grid_sample(
             img[:, :3].float(), sampled.grids[j : j + 1].clamp(-1, 1), mode="bilinear", padding_mode="border", align_corners=True
         )
-        return torch.where(total > 1e-12, out, edge)
+        mix = fused.blend if self.fused and len(idx) <= fused.MAX_SOURCES else mix_sources  # the same, fused or not
+        return mix(sampled.colors, sampled.alpha, seen, trust, tent, near, edge, self.settings.agreement)
 
     def _nearest(self, idx: list[int], s: float) -> int:
         return min(range(len(idx)), key=lambda k: abs(s - (idx[k] + 1)))

@@ -100,5 +100,45 @@ def masks_at(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, silhouettes: tor
     return out
 
 
+def blend(
+    colors: torch.Tensor,
+    alpha: torch.Tensor,
+    seen: torch.Tensor,
+    trust: torch.Tensor | None,
+    tent: torch.Tensor,
+    near: torch.Tensor,
+    edge: torch.Tensor,
+    agreement: float,
+) -> torch.Tensor:
+    """(1, 3, H, W) float32: ``DepthRenderer.blend``'s weighting and mix in one pass over the pixels.
+
+    ``colors`` (n, 3, H, W) and ``alpha`` (n, H, W): the sources sampled at the pixels' points; ``seen`` (n, H,
+    W) bool: geometric visibility; ``trust`` (n, H, W) 0/1 or None; ``tent`` and ``near`` (n,): the weights
+    by closeness along the rig and the nearest-camera fallback's; ``edge`` (1, 3, H, W): the nearest camera's
+    frame edge continued, for pixels no source sees; ``agreement``: the photometric check's sigma (0: off;
+    it needs three sources)."""
+    n, _, h, w = colors.shape
+    if n > MAX_SOURCES:
+        raise ValueError(f"fused kernels take at most {MAX_SOURCES} sources, got {n}")
+    out = torch.empty((1, 3, h, w), dtype=torch.float32, device=colors.device)
+    if h * w:
+        weights = alpha.float().contiguous()
+        args = (
+            colors.float().contiguous(),
+            weights,
+            seen.contiguous().view(torch.uint8),
+            weights if trust is None else trust.float().contiguous(),
+            tent.float().contiguous(),
+            near.float().contiguous(),
+            edge.float().contiguous(),
+            out,
+            h * w,
+            n,
+            float(agreement) if agreement > 0 else 1.0,
+        )
+        _launch("blend", n, h * w, args, TRUST=trust is not None, AGREE=agreement > 0 and n >= 3)
+    return out
+
+
 def _inputs(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return a.float().contiguous(), o.float().contiguous(), z.float().contiguous()

@@ -122,3 +122,66 @@ def masks_at(
     seen = _bilinear(two + plane, ix, iy, m2, height, width) > 0.5
     bits = tl.where(fg, 1, 0) + tl.where(seen, 2, 0)
     tl.store(out_ptr + src[None, :].to(tl.int64) * total + e[:, None], bits.to(tl.uint8), mask=m2)
+
+
+@triton.jit
+def _lower_median(v, seen, count, middle, src, has):
+    """(BLOCK,) the value of ``v`` (BLOCK, NP) whose rank among the ``seen`` ones (ties broken by source
+    order) is ``middle``; ``v`` of the first source where none is seen."""
+    hidden = tl.where(seen, v, 1.0e30)
+    earlier = (src[:, None] < src[None, :])[None, :, :]  # [., j, i]: j comes before i
+    before = (hidden[:, :, None] < hidden[:, None, :]) | ((hidden[:, :, None] == hidden[:, None, :]) & earlier)
+    rank = tl.sum(tl.where(before & has[None, :, None], 1, 0), axis=1)  # (BLOCK, NP): real sources ranked before i
+    median = tl.sum(tl.where((rank == middle[:, None]) & seen, hidden, 0.0), axis=1)
+    return tl.where(count > 0, median, tl.sum(tl.where(src[None, :] == 0, v, 0.0), axis=1))
+
+
+@triton.jit
+def blend(
+    col_ptr, alpha_ptr, seen_ptr, trust_ptr, tent_ptr, near_ptr, edge_ptr, out_ptr, hw, n, sigma,
+    TRUST: tl.constexpr, AGREE: tl.constexpr, NP: tl.constexpr, BLOCK: tl.constexpr,
+):  # fmt: skip
+    """One block of pixels; see ``fused.blend``."""
+    p = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    live = p < hw
+    p = tl.where(live, p, 0)
+    src = tl.arange(0, NP)
+    has = src < n
+    m2 = live[:, None] & has[None, :]
+    at = src[None, :].to(tl.int64) * hw + p[:, None]
+    rgb = col_ptr + src[None, :].to(tl.int64) * (3 * hw) + p[:, None]
+    r = tl.load(rgb, mask=m2, other=0.0)
+    g = tl.load(rgb + hw, mask=m2, other=0.0)
+    b = tl.load(rgb + 2 * hw, mask=m2, other=0.0)
+    alpha = tl.load(alpha_ptr + at, mask=m2, other=0.0)
+    vis = tl.where(tl.load(seen_ptr + at, mask=m2, other=0) != 0, alpha, 0.0)
+    if TRUST:
+        trusted = vis * tl.load(trust_ptr + at, mask=m2, other=0.0)
+        vis = tl.where((tl.sum(trusted, axis=1) > 0.5)[:, None], trusted, vis)
+    tent = tl.load(tent_ptr + src, mask=has, other=0.0)[None, :]
+    near = tl.load(near_ptr + src, mask=has, other=0.0)[None, :]
+    w = tent * vis
+    if AGREE:
+        # The lower median of each channel over the sources that see the pixel; the first source's colour
+        # where none does.
+        seen = m2 & (vis > 0.5)
+        count = tl.sum(tl.where(seen, 1, 0), axis=1)
+        middle = tl.maximum(count - 1, 0) // 2
+        med_r = _lower_median(r, seen, count, middle, src, has)
+        med_g = _lower_median(g, seen, count, middle, src, has)
+        med_b = _lower_median(b, seen, count, middle, src, has)
+        off = (tl.abs(r - med_r[:, None]) + tl.abs(g - med_g[:, None]) + tl.abs(b - med_b[:, None])) / 3.0
+        agree = tl.exp(-((off / sigma) * (off / sigma)))
+        weighed = w * agree
+        w = tl.where((tl.sum(weighed, axis=1) > 1e-3)[:, None], weighed, w)
+    total = tl.sum(w, axis=1)
+    w = tl.where((total > 1e-3)[:, None], w, near * vis)
+    total = tl.sum(w, axis=1)
+    w = tl.where((total > 1e-9)[:, None], w, near * alpha)
+    total = tl.sum(w, axis=1)
+    share = w / tl.maximum(total, 1e-12)[:, None]
+    drawn = total > 1e-12
+    for c in tl.static_range(3):
+        v = r if c == 0 else (g if c == 1 else b)
+        edge = tl.load(edge_ptr + c * hw + p, mask=live, other=0.0)
+        tl.store(out_ptr + c * hw + p, tl.where(drawn, tl.sum(v * share, axis=1), edge), mask=live)
