@@ -191,14 +191,17 @@ def test_the_fused_blend_equals_the_torch_mix_under_the_interpreter() -> None:
     _assert_blend(_interpreted("blend"), 1e-5)
 
 
-def test_a_render_with_the_fused_kernels_is_the_render_without() -> None:
-    result = _interpreted("render")
+def _assert_render(result: dict[str, Any], close: float, psnr: float) -> None:
     # The sweep's levels and the players' pixels; the masks: the venue, the hull tests, the blend's trust.
     assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1 and result["masks_calls"] >= 4, result
     assert result["blend_calls"] == 1, result
+    assert result["depth_close"] > close, result
+    assert result["psnr"] > psnr, result
+
+
+def test_a_render_with_the_fused_kernels_is_the_render_without() -> None:
     # Summation order differs (float32), so a near-tie may flip at a pixel or two.
-    assert result["depth_close"] > 0.99, result
-    assert result["psnr"] > 50, result
+    _assert_render(_interpreted("render"), 0.99, 50)
 
 
 def test_the_renderer_fuses_only_on_cuda() -> None:
@@ -265,11 +268,8 @@ def test_the_fused_blend_on_cuda() -> None:
 
 @pytest.mark.cuda
 def test_a_cuda_render_with_the_fused_kernels_is_the_render_without() -> None:
-    result = _compare_render("cuda")
-    assert result["fused_calls"] >= 6 and result["pixel_lists"] >= 1 and result["masks_calls"] >= 4, result
-    assert result["blend_calls"] == 1, result
-    assert result["depth_close"] > 0.98, result
-    assert result["psnr"] > 40, result
+    # Unfused, the sweep runs in float16 on CUDA (grid coordinates too); fused, they are float32.
+    _assert_render(_compare_render("cuda"), 0.98, 40)
 
 
 if __name__ == "__main__":  # a check in Triton's interpreter, for the tests above
