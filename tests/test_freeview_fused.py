@@ -204,6 +204,14 @@ def test_a_render_with_the_fused_kernels_is_the_render_without() -> None:
     _assert_render(_interpreted("render"), 0.99, 50)
 
 
+def test_the_first_run_check_passes_the_kernels_and_turns_off_a_failing_one(caplog: pytest.LogCaptureFixture) -> None:
+    assert _interpreted("first_run") == {"works": True}  # the kernels agree with torch on its small case
+    # Here, without the interpreter, a launch on CPU tensors fails: the check says so and turns them off.
+    with caplog.at_level("WARNING", logger="fvreplay.freeview.fused"):
+        assert fused._works.__wrapped__("cpu") is False
+    assert "fused kernels off on cpu: a first run failed (ValueError" in caplog.text
+
+
 def test_the_renderer_fuses_only_on_cuda() -> None:
     from plugin.freeview.rig import Rig
     from plugin.freeview.testscene import arc_cameras
@@ -274,5 +282,6 @@ def test_a_cuda_render_with_the_fused_kernels_is_the_render_without() -> None:
 
 
 if __name__ == "__main__":  # a check in Triton's interpreter, for the tests above
-    check = {"kernels": _compare_kernels, "blend": _compare_blend, "render": _compare_render}[sys.argv[1]]
-    print(json.dumps(check("cpu")))
+    checks = {"kernels": _compare_kernels, "blend": _compare_blend, "render": _compare_render}
+    checks["first_run"] = lambda device: {"works": fused._works(device)}
+    print(json.dumps(checks[sys.argv[1]]("cpu")))

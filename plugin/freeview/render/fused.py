@@ -1,25 +1,33 @@
-"""The depth sweep's hot path as one kernel (Triton) on CUDA: project, sample and cost in registers.
+"""The depth renderer's hot paths as Triton kernels on CUDA: project, sample, cost and mix in registers.
 
-``DepthRenderer._cost`` in plain torch makes, for every hypothesis of every pixel, each source's grid
-coordinates, its bilinear samples and every pair's colour difference as whole tensors in memory: about
-60 % of the bytes a 1080p frame moves (counted: 28 of 49 GB in float32) and a few hundred tensor
-operations to dispatch. This kernel does the same per element in registers and writes only what the
-window needs: per hypothesis and pixel, the cost where it has support and the support flag (``(K, 2, h, w)``,
-as ``box_filter`` takes it). Grid coordinates stay in float32 whatever the images' precision.
+In plain torch the renderer makes, for every hypothesis of every pixel, each source's grid coordinates, its
+bilinear samples and every pair's colour difference as whole tensors in memory, and then the blend's
+weights source by source: most of the bytes a frame moves (counted on a 1080p frame in float32: 49 GB,
+15.5 GB with these kernels) and hundreds of tensor operations to dispatch. Three kernels do the same per
+element in registers and write only what comes next:
 
-The arithmetic is ``photo_cost`` without a reference (pairs of sources, truncated mean colour difference,
-the source that disagrees most left out where that lowers the cost) over ``grid_sample``'s bilinear
-sampling with ``align_corners=True`` and zero padding; the tests hold the two to each other with Triton's
+- ``pair_cost``: the sweep's photo-consistency cost (``photo_cost`` without a reference: pairs of sources,
+  truncated mean colour difference, the source that disagrees most left out where that lowers the cost),
+  windowed next by ``box_filter``;
+- ``masks_at``: the sources' silhouettes at a depth, a byte per source (foreground, in frame);
+- ``blend``: ``depth.mix_sources``, the blend's weighting and mix, in one pass over the pixels.
+
+Sampling is ``grid_sample``'s (bilinear, ``align_corners=True``, zero padding), with grid coordinates in
+float32 whatever the images' precision. The tests hold each kernel to the torch path with Triton's
 interpreter on the CPU. The torch code stays the path on CPUs, for the reference-image cost (``fvreplay
-depth``, the venue depth) and for sources of different sizes.
+depth``, the venue depth) and for sources of different sizes; ``available`` turns the kernels off
+(``FVREPLAY_FUSED=0``, or where they fail to build or disagree on a first small run) and says why.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 
 import torch
+
+log = logging.getLogger("fvreplay.freeview.fused")
 
 #: Sources handled in one kernel: padded up to a power of two (the pair matrix is NP x NP per element).
 MAX_SOURCES = 8
@@ -36,8 +44,40 @@ def importable() -> bool:
 
 
 def available(device: torch.device) -> bool:
-    """Whether the fused kernel runs on ``device``: CUDA with Triton (``FVREPLAY_FUSED=0`` turns it off)."""
-    return device.type == "cuda" and os.environ.get("FVREPLAY_FUSED", "1") != "0" and importable()
+    """Whether the fused kernels run on ``device``: CUDA with Triton, not turned off (``FVREPLAY_FUSED=0``),
+    and a first small run of each built and agreed with the torch path (else a warning says why, and the
+    renderer keeps to torch: a replay server must not stop over a compiler)."""
+    if device.type != "cuda" or os.environ.get("FVREPLAY_FUSED", "1") == "0" or not importable():
+        return False
+    return _works(str(device))
+
+
+@functools.cache
+def _works(device: str) -> bool:
+    from plugin.freeview.render.common import pinhole_grid, sample_many
+    from plugin.freeview.render.depth import mix_sources, photo_cost
+
+    try:
+        g = torch.Generator().manual_seed(0)
+        n, h, w, k = 3, 6, 8, 2
+        a = torch.cat([torch.randn(n, h, w, 2, generator=g) * 0.3, torch.ones(n, h, w, 1)], -1).to(device)
+        o = torch.tensor([[0.0, 0.0, 0.1]] * n, device=device)
+        z = (1 + torch.rand(k, h, w, generator=g)).to(device)
+        images = torch.rand(n, 4, 12, 16, generator=g).to(device)
+        images[:, 3] = 1.0
+        grid = pinhole_grid(a, o, z)[0]
+        cost, support = photo_cost(sample_many(images, grid), None, 0.12)
+        ok = bool(torch.allclose(pair_cost(a, o, z, images, 0.12)[:, 0], cost * (support > 0.5), atol=1e-4))
+        ok &= bool(torch.equal(masks_at(a, o, z, images[:, 2:]) & 1, (sample_many(images[:, 2:], grid)[:, 0] > 0.5).byte()))
+        mix = (images[:, :3, :h, :w], images[:, 3, :h, :w], images[:, 0, :h, :w] > 0.3, None)
+        rest = (torch.tensor([0.5, 0.5, 0.0], device=device), torch.ones(n, device=device), images[:1, :3, :h, :w], 0.2)
+        ok &= bool(torch.allclose(blend(*mix, *rest), mix_sources(*mix, *rest), atol=1e-4))
+    except Exception as exc:  # no compiler, no driver support, ...
+        log.warning("fused kernels off on %s: a first run failed (%s: %s); torch renders", device, type(exc).__name__, exc)
+        return False
+    if not ok:
+        log.warning("fused kernels off on %s: a first run disagreed with the torch path", device)
+    return ok
 
 
 def interpreted() -> bool:
