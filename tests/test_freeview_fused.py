@@ -22,7 +22,7 @@ import torch
 
 from plugin.freeview.render import DepthRenderer, fused
 from plugin.freeview.render.common import pinhole_grid, sample_many
-from plugin.freeview.render.depth import mix_sources, photo_cost
+from plugin.freeview.render.depth import mix_sources, windowed_cost
 
 TAU = 0.12
 
@@ -44,10 +44,7 @@ def _case(n: int, device: str, seed: int = 0) -> tuple[torch.Tensor, ...]:
 
 
 def _torch_path(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    grid, _ = pinhole_grid(a, o, z)
-    cost, support = photo_cost(sample_many(images, grid), None, TAU)
-    has = (support > 0.5).to(cost.dtype)
-    return torch.stack([cost * has, has], dim=1)
+    return windowed_cost(sample_many(images, pinhole_grid(a, o, z)[0]), None, TAU)
 
 
 def _compare_kernels(device: str) -> dict[str, Any]:

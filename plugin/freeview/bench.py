@@ -152,7 +152,7 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                         row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
                         gpu[f"depth_{quality}_plates{'_frozen' if frozen else ''}_{w}x{h}_4cams"] = row
                     gpu[f"depth_{quality}_plates_{w}x{h}_4cams"]["operations"] = _operations(r, view, images, (w, h))
-                    if r.fused:  # the same without the fused sweep cost (plain torch), for comparison
+                    if r.fused:  # the same without the fused kernels (plain torch), for comparison
                         r.fused = False
                         row = _time(r, view, images, (w, h), seconds)
                         row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)

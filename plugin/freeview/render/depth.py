@@ -280,6 +280,14 @@ def photo_cost(smp: torch.Tensor, reference: torch.Tensor | None, tau: float) ->
     return cost, support
 
 
+def windowed_cost(smp: torch.Tensor, reference: torch.Tensor | None, tau: float) -> torch.Tensor:
+    """``photo_cost`` as the window takes it: (K, 2, h, w) float32, the cost where the pairs give it
+    support, and that support flag (``fused.pair_cost`` makes the same without a reference)."""
+    cost, support = photo_cost(smp, reference, tau)
+    has = (support > 0.5).to(cost.dtype)
+    return torch.stack([cost * has, has], dim=1).float()
+
+
 def _area(images: torch.Tensor | list[torch.Tensor], sizes: list[tuple[int, int]]) -> torch.Tensor | list[torch.Tensor]:
     """Images area-averaged down to ``sizes`` ((w, h) each); a stack in one go when it is one size."""
     if isinstance(images, torch.Tensor):
@@ -378,8 +386,11 @@ class DepthRenderer(BaseRenderer):
         self.n_sources = max(2, int(sources or self.settings.sources))
         # The sweep runs in half precision on CUDA (grids stay float32); the blend in float32.
         self.sweep_dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        #: The sweep's photo-consistency cost by the fused kernel (``fused.pair_cost``): on CUDA with Triton.
+        #: The sweep's cost, the silhouettes at a depth and the blend by the fused kernels (``fused``): on
+        #: CUDA with Triton, where their first run passed.
         self.fused = fused.available(self.device)
+        #: Fixed small tensors (search offsets, standing rows) on the device, made once each.
+        self._fixed: dict[tuple[object, ...], torch.Tensor] = {}
         if self.device.type == "cpu":
             keep_freed_memory()
         self._undistort: dict[tuple[tuple[str, int, int], ...], tuple[list[CameraModel], torch.Tensor | None]] = {}
@@ -783,7 +794,7 @@ class DepthRenderer(BaseRenderer):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Each source's view of the point at each depth of ``hyp`` (K, h, w): (n, K, h, w) bool whether it is
         foreground there, and whether it is in frame (``silhouettes`` as ``_silhouettes`` takes them)."""
-        if self.fused and len(lvl.srcs) <= fused.MAX_SOURCES:  # the same in one kernel, no grids in memory
+        if self._fuses(len(lvl.srcs)):  # the same in one kernel, no grids in memory
             a, o = lvl.folded
             bits = fused.masks_at(a[:first], o[:first], self._finite(hyp), silhouettes)
             return (bits & 1).bool(), (bits & 2).bool()
@@ -864,7 +875,7 @@ class DepthRenderer(BaseRenderer):
         g = lvl.ground
         rxy = lvl.rays[..., :2]
         feet = lvl.feet
-        steps = constant(deltas, self.device, torch.long).unsqueeze(1)
+        steps = self._constant(tuple(deltas), torch.long).unsqueeze(1)
         if pixels is None:  # the whole picture: whole rows gathered, all depths at once
             below = torch.arange(h, device=self.device).unsqueeze(0) + steps  # (K, h): the row d below
             inside = (below < h).unsqueeze(-1)
@@ -881,6 +892,17 @@ class DepthRenderer(BaseRenderer):
         ok = inside & torch.isfinite(g[below, cols]) & (z > 0)
         return torch.where(ok, z, torch.full_like(z, float("inf")))
 
+    def _fuses(self, sources: int) -> bool:
+        """Whether work over ``sources`` sources goes to the fused kernels."""
+        return self.fused and sources <= fused.MAX_SOURCES
+
+    def _constant(self, values: tuple[float, ...] | tuple[int, ...], dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """``values`` as a (K,) tensor on the device, uploaded the first time they are asked for."""
+        key = (dtype, *values)
+        if key not in self._fixed:
+            self._fixed[key] = constant(values, self.device, dtype)
+        return self._fixed[key]
+
     def _radius(self, lvl: Level) -> int:
         """The box aggregation radius at ``lvl``: wider at 1/4 size and coarser."""
         return self.settings.radius if lvl.factor > 2 else self.settings.fine_radius
@@ -888,7 +910,7 @@ class DepthRenderer(BaseRenderer):
     def _around(self, depth: torch.Tensor, step: float, offsets: Iterable[float] | torch.Tensor) -> torch.Tensor:
         """(K, h, w): ``depth`` (h, w) moved by each of ``offsets`` (K numbers, or a (K, h, w) tensor of them)
         steps of inverse depth ``step`` (pixels of disparity), no further out than 4 x far. All at once."""
-        moves = offsets if isinstance(offsets, torch.Tensor) else constant(list(offsets), self.device).view(-1, 1, 1)
+        moves = offsets if isinstance(offsets, torch.Tensor) else self._constant(tuple(offsets)).view(-1, 1, 1)
         return torch.add(1.0 / depth, moves, alpha=step).clamp_(min=0.25 / self.far).reciprocal_()
 
     def _priors(self, cost: torch.Tensor, hyp: torch.Tensor, ground: torch.Tensor) -> torch.Tensor:
@@ -931,14 +953,12 @@ class DepthRenderer(BaseRenderer):
         All sources and pairs at once: a few dozen tensor operations whatever the number of sources.
         """
         tau = self.settings.truncate
-        if self.fused and lvl.reference is None and lvl.stack is not None and len(lvl.srcs) <= fused.MAX_SOURCES:
+        if self._fuses(len(lvl.srcs)) and lvl.reference is None and lvl.stack is not None:
             # The same, in one kernel: no grids, samples or pair differences in memory.
             a, o = lvl.folded
             windowed = fused.pair_cost(a, o, self._finite(hyp), lvl.stack, tau)
         else:
-            cost, support = photo_cost(self._warp(lvl, hyp)[0], lvl.reference, tau)
-            has = (support > 0.5).to(cost.dtype)
-            windowed = torch.stack([cost * has, has], dim=1).float()
+            windowed = windowed_cost(self._warp(lvl, hyp)[0], lvl.reference, tau)
         agg = box_filter(windowed, self._radius(lvl) if radius is None else radius)
         return torch.where(agg[:, 1] > 0.05, agg[:, 0] / agg[:, 1].clamp(min=1e-6), torch.full_like(agg[:, 0], tau))
 
@@ -1010,7 +1030,7 @@ class DepthRenderer(BaseRenderer):
         edge = F.grid_sample(
             img[:, :3].float(), sampled.grids[j : j + 1].clamp(-1, 1), mode="bilinear", padding_mode="border", align_corners=True
         )
-        mix = fused.blend if self.fused and len(idx) <= fused.MAX_SOURCES else mix_sources  # the same, fused or not
+        mix = fused.blend if self._fuses(len(idx)) else mix_sources  # the same, fused or not
         return mix(sampled.colors, sampled.alpha, seen, trust, tent, near, edge, self.settings.agreement)
 
     def _nearest(self, idx: list[int], s: float) -> int:

@@ -55,7 +55,7 @@ def available(device: torch.device) -> bool:
 @functools.cache
 def _works(device: str) -> bool:
     from plugin.freeview.render.common import pinhole_grid, sample_many
-    from plugin.freeview.render.depth import mix_sources, photo_cost
+    from plugin.freeview.render.depth import mix_sources, windowed_cost
 
     try:
         g = torch.Generator().manual_seed(0)
@@ -66,8 +66,8 @@ def _works(device: str) -> bool:
         images = torch.rand(n, 4, 12, 16, generator=g).to(device)
         images[:, 3] = 1.0
         grid = pinhole_grid(a, o, z)[0]
-        cost, support = photo_cost(sample_many(images, grid), None, 0.12)
-        ok = bool(torch.allclose(pair_cost(a, o, z, images, 0.12)[:, 0], cost * (support > 0.5), atol=1e-4))
+        want = windowed_cost(sample_many(images, grid), None, 0.12)
+        ok = bool(torch.allclose(pair_cost(a, o, z, images, 0.12), want, atol=1e-4))
         ok &= bool(torch.equal(masks_at(a, o, z, images[:, 2:]) & 1, (sample_many(images[:, 2:], grid)[:, 0] > 0.5).byte()))
         mix = (images[:, :3, :h, :w], images[:, 3, :h, :w], images[:, 0, :h, :w] > 0.3, None)
         rest = (torch.tensor([0.5, 0.5, 0.0], device=device), torch.ones(n, device=device), images[:1, :3, :h, :w], 0.2)
@@ -98,13 +98,14 @@ def _launch(name: str, n: int, total: int, args: tuple[object, ...], **constants
     kernel[((total + block - 1) // block,)](*args, NP=padded, BLOCK=block, **constants)
 
 
-def _check(a: torch.Tensor, z: torch.Tensor, images: torch.Tensor) -> None:
-    if a.shape[0] > MAX_SOURCES:
-        raise ValueError(f"fused kernels take at most {MAX_SOURCES} sources, got {a.shape[0]}")
-    if z.device.type != "cuda" and not interpreted():
+def _check(n: int, device: torch.device, images: int) -> None:
+    """What every kernel needs: at most ``MAX_SOURCES`` sources, one image each, on CUDA (or interpreted)."""
+    if n > MAX_SOURCES:
+        raise ValueError(f"fused kernels take at most {MAX_SOURCES} sources, got {n}")
+    if device.type != "cuda" and not interpreted():
         raise ValueError("fused kernels run on CUDA tensors (on the CPU only under TRITON_INTERPRET=1)")
-    if images.shape[0] != a.shape[0]:
-        raise ValueError(f"{images.shape[0]} source images for {a.shape[0]} sources' rays")
+    if images != n:
+        raise ValueError(f"{images} source images for {n} sources")
 
 
 def pair_cost(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, images: torch.Tensor, tau: float) -> torch.Tensor:
@@ -115,8 +116,8 @@ def pair_cost(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, images: torch.T
     folded in; ``z`` (K, h, w) finite depths; ``images`` (n, 4, H, W): the sources (RGB and in-frame alpha),
     any float dtype; ``tau``: the truncation. CUDA tensors (CPU ones under Triton's interpreter).
     """
-    _check(a, z, images)
     n, h, w, _ = a.shape
+    _check(n, z.device, images.shape[0])
     k = z.shape[0]
     out = torch.empty((k, 2, h, w), dtype=torch.float32, device=z.device)
     if k * h * w:
@@ -130,8 +131,8 @@ def masks_at(a: torch.Tensor, o: torch.Tensor, z: torch.Tensor, silhouettes: tor
     where the point is foreground in the source's silhouette and bit 1 where it is in its frame (each
     bilinearly sampled above 0.5, as ``DepthRenderer._masks_at`` reads them), without making the grids.
     ``silhouettes``: (n, 2, H, W) mask and "in frame"; ``a``, ``o`` as ``pair_cost`` takes them."""
-    _check(a, z, silhouettes)
     n, h, w, _ = a.shape
+    _check(n, z.device, silhouettes.shape[0])
     k = z.shape[0]
     out = torch.empty((n, k, h, w), dtype=torch.uint8, device=z.device)
     if k * h * w:
@@ -158,8 +159,7 @@ def blend(
     frame edge continued, for pixels no source sees; ``agreement``: the photometric check's sigma (0: off;
     it needs three sources)."""
     n, _, h, w = colors.shape
-    if n > MAX_SOURCES:
-        raise ValueError(f"fused kernels take at most {MAX_SOURCES} sources, got {n}")
+    _check(n, colors.device, alpha.shape[0])
     out = torch.empty((1, 3, h, w), dtype=torch.float32, device=colors.device)
     if h * w:
         weights = alpha.float().contiguous()
