@@ -11,16 +11,15 @@ import triton.language as tl
 
 
 @triton.jit
-def _elements(z_ptr, total, n, NP: tl.constexpr, BLOCK: tl.constexpr):
-    """This block's elements (flat index into (K, h, w)), their depths, the sources (padded to NP), and
-    which of the (BLOCK, NP) pairs are real."""
+def _elements(total, n, NP: tl.constexpr, BLOCK: tl.constexpr):
+    """This block's elements (flat indices below ``total``: into (K, h, w), or pixels), whether each is
+    real, the sources (padded to NP), which are real, and which of the (BLOCK, NP) pairs are."""
     e = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     live = e < total
     e = tl.where(live, e, 0)
-    z = tl.load(z_ptr + e, mask=live, other=1.0)
     src = tl.arange(0, NP)
     has = src < n
-    return e, live, z, src, has, live[:, None] & has[None, :]
+    return e, live, src, has, live[:, None] & has[None, :]
 
 
 @triton.jit
@@ -72,7 +71,8 @@ def pair_cost(
     LEAVE_OUT: tl.constexpr, NP: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     """One block of (hypothesis, pixel) elements; see ``fused.pair_cost``."""
-    e, live, z, src, has, m2 = _elements(z_ptr, total, n, NP, BLOCK)
+    e, live, src, has, m2 = _elements(total, n, NP, BLOCK)
+    z = tl.load(z_ptr + e, mask=live, other=1.0)
     p = e % hw
     ix, iy = _pixel_coordinates(a_ptr, o_ptr, z, p, hw, src, has, m2, height, width)
     plane = height * width
@@ -114,7 +114,8 @@ def masks_at(
     NP: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     """One block of (hypothesis, pixel) elements; see ``fused.masks_at``."""
-    e, _live, z, src, has, m2 = _elements(z_ptr, total, n, NP, BLOCK)
+    e, live, src, has, m2 = _elements(total, n, NP, BLOCK)
+    z = tl.load(z_ptr + e, mask=live, other=1.0)
     ix, iy = _pixel_coordinates(a_ptr, o_ptr, z, e % hw, hw, src, has, m2, height, width)
     plane = height * width
     two = img_ptr + src[None, :].to(tl.int64) * (2 * plane)
@@ -142,12 +143,7 @@ def blend(
     TRUST: tl.constexpr, AGREE: tl.constexpr, NP: tl.constexpr, BLOCK: tl.constexpr,
 ):  # fmt: skip
     """One block of pixels; see ``fused.blend``."""
-    p = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    live = p < hw
-    p = tl.where(live, p, 0)
-    src = tl.arange(0, NP)
-    has = src < n
-    m2 = live[:, None] & has[None, :]
+    p, live, src, has, m2 = _elements(hw, n, NP, BLOCK)
     at = src[None, :].to(tl.int64) * hw + p[:, None]
     rgb = col_ptr + src[None, :].to(tl.int64) * (3 * hw) + p[:, None]
     r = tl.load(rgb, mask=m2, other=0.0)
