@@ -10,7 +10,8 @@ from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.evaluate import psnr
 from plugin.freeview.path import VirtualView
 from plugin.freeview.render import DepthRenderer
-from plugin.freeview.render.venue import cross_check, median_inverse_depth, splat_depth, world_points
+from plugin.freeview.render.common import PixelGrid, ground_depth, view_rays
+from plugin.freeview.render.venue import cross_check, extend_surface, median_inverse_depth, splat_depth, world_points
 from plugin.freeview.rig import Rig
 from plugin.freeview.testscene import TestScene, arc_cameras
 
@@ -88,6 +89,49 @@ def test_the_median_of_inverse_depth_drops_outliers_and_keeps_edges() -> None:
     assert bool(torch.isinf(out[25:, 30:]).all())
 
 
+@pytest.mark.parametrize("width", [W, 1280])  # 1280: fitted on every other pixel
+def test_a_plane_is_carried_over_the_unknown_edge_of_the_picture(width: int) -> None:
+    """Inverse depth is affine across the picture for a plane: the fit continues one exactly, slope and all,
+    where continuing each row's last known depth would not."""
+    cam = arc_cameras(5, width=width, height_px=width * 9 // 16)[2]
+    w, h = cam.width, cam.height
+    rays = view_rays(cam, PixelGrid()(w, h, torch.device("cpu"))).double()
+    normal = torch.tensor([0.3, 0.9, 0.2], dtype=torch.float64)  # a tilted wall 40 m off, facing the camera
+    truth = (40.0 / (rays @ normal)).float()
+    assert bool((truth > 0).all())
+    holed = truth.clone()
+    holed[:, 3 * w // 4 :] = float("inf")  # the right quarter: seen by no neighbour
+    holed[: h // 9, :] = float("inf")  # and the top rows
+    out = extend_surface(cam, holed, far=90.0, ground_plane=False)
+    assert torch.equal(out[h // 9 :, : 3 * w // 4], truth[h // 9 :, : 3 * w // 4])  # what was known stays
+    assert torch.allclose(out, truth, rtol=3e-3)
+    rows = holed.clone()
+    rows[:, 3 * w // 4 :] = holed[:, 3 * w // 4 - 1 : 3 * w // 4]
+    assert float((rows[h // 9 :] / truth[h // 9 :] - 1).abs().max()) > 0.03  # the slope mattered
+
+
+def test_the_venue_is_carried_over_with_the_pitch_in_front(empty_venue) -> None:  # type: ignore[no-untyped-def]
+    """An end camera's strip that no neighbour sees: the pitch there is the pitch, exactly; the stands, a
+    curved ring, are continued as planes from the stands beside them; nothing is left unknown."""
+    _, rig, _, depths = empty_venue
+    cam = rig.camera("cam03")
+    truth = _depth(depths["cam03"])
+    holed = truth.clone()
+    holed[:, : W // 4] = float("inf")
+    out = extend_surface(cam, holed, far=90.0)
+    ground = ground_depth(cam, view_rays(cam, PixelGrid()(W, H, torch.device("cpu"))))
+    strip, true_strip = out[:, : W // 4], truth[:, : W // 4]
+    pitch = (true_strip / ground[:, : W // 4] - 1).abs() < 1e-4
+    assert 0.3 < float(pitch.float().mean()) < 0.95
+    assert bool(torch.isfinite(strip).all())
+    assert torch.allclose(strip[pitch], true_strip[pitch], rtol=1e-3)
+    stands = (strip[~pitch] / true_strip[~pitch] - 1).abs()
+    assert float(stands.median()) < 0.08 and float(stands.max()) < 0.25  # planes, a ring curves away from them
+    assert torch.equal(out[:, W // 4 :], truth[:, W // 4 :])
+    without = extend_surface(cam, holed, far=90.0, ground_plane=False)  # no pitch: its rows are fitted too
+    assert bool(torch.isfinite(without[:, : W // 4]).all())
+
+
 def test_the_venue_depth_from_plates_is_the_venues_depth(empty_venue) -> None:  # type: ignore[no-untyped-def]
     """Each camera's plate against its neighbours' plates: the empty venue's depth, more of it within
     0.3 % than the live sweep finds for that camera from the same neighbours (no reference picture)."""
@@ -95,12 +139,16 @@ def test_the_venue_depth_from_plates_is_the_venues_depth(empty_venue) -> None:  
     r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
     venue = r.estimate_venue(BackgroundPlates(plates))
     truth = depths["cam03"]
-    got = venue.depth("cam03").numpy()
+    got = venue.checked("cam03").numpy()
     known = np.isfinite(got) & np.isfinite(truth)
     assert known.sum() > 0.9 * np.isfinite(truth).sum()
     close = np.abs(got[known] / truth[known] - 1)
     assert np.mean(close < 0.01) > 0.95
     assert venue.known() > 0.8
+    # What the check dropped is carried over; what it kept stays.
+    whole = venue.depth("cam03").numpy()
+    assert np.isfinite(whole).all()
+    assert np.array_equal(whole[np.isfinite(got)], got[np.isfinite(got)])
 
     loo = rig.without("cam03")
     live = DepthRenderer(loo, device="cpu", near=5.0, far=90.0)
@@ -150,6 +198,28 @@ def test_the_venue_depth_sharpens_an_in_between_view_and_keeps_the_players(venue
     assert psnr(with_venue[venue_pixels], truth[venue_pixels]) > psnr(plates_only[venue_pixels], truth[venue_pixels]) + 3.0
     assert psnr(with_venue[players], truth[players]) > psnr(plates_only[players], truth[players]) - 0.5
     assert psnr(with_venue, truth) > psnr(plates_only, truth) + 3.0
+
+
+def test_carrying_the_venue_over_sharpens_the_views_at_the_ends_of_the_rig(venue, empty_venue, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Between an end camera and its neighbour the view shows what only the end camera sees: with the
+    venue's surfaces carried over it, not just the pitch, those views gain; one mid-rig loses nothing."""
+    import plugin.freeview.render.venue as venue_module
+
+    scene, rig, images = venue
+    _, _, plates, _ = empty_venue
+    scores = {}
+    for name, scales in (("pitch only", ()), ("surfaces", venue_module.EXTEND_SCALES)):
+        monkeypatch.setattr(venue_module, "EXTEND_SCALES", scales)
+        r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
+        r.background = BackgroundPlates(plates)
+        r.venue = r.estimate_venue(r.background)
+        for s in (1.5, 3.25, 4.5):
+            view = VirtualView(s, rig.default_pivot)
+            truth, _ = scene.render(rig.view_camera(view, W, H))
+            scores[name, s] = psnr(r.render(view, images, W, H), truth)
+    assert scores["surfaces", 1.5] > scores["pitch only", 1.5] + 1.0
+    assert scores["surfaces", 4.5] > scores["pitch only", 4.5] + 1.0
+    assert scores["surfaces", 3.25] > scores["pitch only", 3.25] - 0.1
 
 
 def test_on_a_cpu_wide_plates_are_worked_on_halved(empty_venue, monkeypatch) -> None:  # type: ignore[no-untyped-def]

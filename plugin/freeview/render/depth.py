@@ -436,12 +436,15 @@ class DepthRenderer(BaseRenderer):
 
     def venue_view(self, target: CameraModel, s: float) -> torch.Tensor | None:
         """(H, W) venue depth of ``target`` splatted from the two cameras bracketing ``s`` (inf where
-        neither has one), or None without a venue depth of both."""
+        neither has one), or None without a venue depth of both. What their neighbours confirmed comes
+        first; what was carried over from it (``VenueDepth.depth``) fills only where none of that lands."""
         venue = self.venue
         names = self.names(self.rig.neighbours(s, 2))
         if venue is None or not all(name in venue for name in names):
             return None
-        return splat_depth(target, [venue.points(name) for name in names])
+        checked = splat_depth(target, [venue.points(name) for name in names])
+        carried = splat_depth(target, [venue.points(name, carried=True) for name in names])
+        return torch.where(torch.isfinite(checked), checked, carried)
 
     def _foregrounds(
         self,
@@ -697,7 +700,7 @@ class DepthRenderer(BaseRenderer):
                     depth = F.interpolate(depth[None, None], size=(cam.height, cam.width), mode="nearest")[0, 0]
                 return depth
 
-        return VenueDepth(self.rig.names, camera, estimate, sizes)
+        return VenueDepth(self.rig.names, camera, estimate, sizes, far=self.far, ground_plane=self.ground_plane)
 
     def place_players(self, lvl: Level, depth: torch.Tensor, masks: Mapping[str, np.ndarray | torch.Tensor]) -> torch.Tensor:
         """``depth`` with the players put where their silhouettes say, at ``lvl`` (the full-size level).
@@ -724,10 +727,14 @@ class DepthRenderer(BaseRenderer):
         undistorted = self._pinhole(cams, two, torch.float32)[1]
         return undistorted if isinstance(undistorted, torch.Tensor) else torch.cat(undistorted)
 
-    def venue_where_clear(self, lvl: Level, depth: torch.Tensor, venue: torch.Tensor, silhouettes: torch.Tensor) -> torch.Tensor:
+    def venue_where_clear(
+        self, lvl: Level, depth: torch.Tensor, venue: torch.Tensor, silhouettes: torch.Tensor, checked: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``depth`` with the venue's depth wherever its point is background (not foreground against the
         plate) in every source that has it in frame: the frames show the empty venue there, so nobody
-        stands in front of it. Elsewhere the sweep's depth stays (``place_players`` follows)."""
+        stands in front of it. Elsewhere the sweep's depth stays (``place_players`` follows). With
+        ``checked`` (the venue's cross-checked part), the rest of ``venue`` is taken only where fewer
+        than two sources have the point in frame (the sweep cannot measure it)."""
         known = torch.isfinite(venue)
         fg, in_frame = (m[:, 0] for m in self._masks_at(lvl, silhouettes, torch.where(known, venue, depth).unsqueeze(0)))
         clear = (~in_frame | ~fg).all(dim=0) & in_frame.any(dim=0) & known

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.camera import CameraModel
-from plugin.freeview.render.common import PixelGrid, Projection, constant, view_rays
+from plugin.freeview.render.common import PixelGrid, Projection, box_filter, constant, ground_depth, view_rays
 
 #: A pixel of the venue depth is kept when a neighbouring camera's depth puts its point back within this
 #: many pixels of where it started.
@@ -35,6 +35,22 @@ CHECK_PX = 1.0
 MEDIAN_RADIUS = 4
 #: Rows of the picture the median works on at once (its window unfolded costs 81 floats a pixel).
 _MEDIAN_ROWS = 64
+#: What no neighbour confirmed is carried over from what they did (``extend_surface``) by planes fitted
+#: in windows this high (fractions of the picture's height), the smallest first that is ...
+EXTEND_SCALES = (1 / 64, 1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2)
+#: ... at least this full of measured off-pitch pixels; each window this many times as wide as high (the
+#: venue's surfaces, boards and tiers, run across the picture).
+EXTEND_SUPPORT = 0.05
+EXTEND_ASPECT = 4
+#: A window is used for a pixel when its known pixels spread across it both ways, each variance at least
+#: this fraction of a full window's (a band of a few rows cannot tell the slope down the picture) ...
+_EXTEND_SPREAD = 0.1
+#: ... and its slopes are kept from running off where they are unknown (the last window) by a ridge of
+#: this fraction of a full window's variance (a plane is still continued to within 0.2 %).
+_EXTEND_RIDGE = 1e-3
+#: Pictures wider than this are fitted on every n-th pixel (the surfaces are smooth; the fit's cost is in its
+#: windowed sums).
+_EXTEND_WIDTH = 640
 
 _pixels = PixelGrid()
 
@@ -104,6 +120,81 @@ def cross_check(
     return torch.where(agreed & torch.isfinite(depth), depth, torch.full_like(depth, float("inf")))
 
 
+def extend_surface(cam: CameraModel, depth: torch.Tensor, far: float, ground_plane: bool = True) -> torch.Tensor:
+    """``depth`` (H, W) of ``cam`` (inf where unknown) carried over its unknown pixels.
+
+    Parts of a camera's picture no neighbour sees (the ends of the rig, the corners) cannot be measured,
+    yet a view between it and its neighbour shows them, from it alone. Each unknown pixel takes the
+    nearer of the pitch (within ``far``; nothing lies below it) and the venue's surface continued: a
+    plane fitted to the known off-pitch depth around it (in inverse depth, which is affine across the
+    picture for a plane; ``_planes``). Known pixels stay as they are; a pixel with neither a plane nor the
+    pitch stays unknown. Pictures wider than ``_EXTEND_WIDTH`` are fitted on every n-th pixel, each pixel
+    then on the plane of the one it falls to."""
+    h, w = depth.shape
+    dev = depth.device
+    d = depth.double()
+    ground = ground_depth(cam, view_rays(cam, _pixels(w, h, dev))).double() if ground_plane else torch.full_like(d, float("inf"))
+    known = torch.isfinite(d)
+    off = known & ~(d > 0.99 * ground)
+    step = -(-w // _EXTEND_WIDTH)
+    # Positions in picture heights (the fit's units), at full size and of the pixels fitted.
+    v = torch.arange(h, device=dev, dtype=torch.float64).view(-1, 1).expand(h, w) / h
+    u = torch.arange(w, device=dev, dtype=torch.float64).view(1, -1).expand(h, w) / h
+    wanted = F.max_pool2d((~known).double()[None, None], step, step, ceil_mode=True)[0, 0] > 0  # a block with a gap
+    inv = torch.where(off, 1.0 / d, 0.0)
+    c, a, b = _planes(off[::step, ::step], inv[::step, ::step], u[::step, ::step], v[::step, ::step], wanted)
+
+    def spread(x: torch.Tensor) -> torch.Tensor:  # each fitted pixel's value over its block
+        return x.repeat_interleave(step, 0).repeat_interleave(step, 1)[:h, :w]
+
+    fit = spread(c) + spread(a) * (u - spread(u[::step, ::step])) + spread(b) * (v - spread(v[::step, ::step]))
+    fit = torch.where(spread(c) > 0, fit, torch.zeros_like(fit))
+    # A plane that runs off beyond 4 x far has no depth worth giving.
+    surface = torch.where(fit > 0.25 / far, 1.0 / fit.clamp(min=1e-12), torch.full_like(fit, float("inf")))
+    pitch = torch.where(ground <= far, ground, torch.full_like(ground, float("inf")))
+    return torch.where(known, d, torch.minimum(surface, pitch)).to(depth.dtype)
+
+
+def _planes(
+    use: torch.Tensor, inv: torch.Tensor, u: torch.Tensor, v: torch.Tensor, wanted: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For each ``wanted`` pixel, the plane inv = c + a du + b dv (du, dv: offsets from it in ``u``, ``v``)
+    fitted by least squares to ``inv`` where ``use``, in the smallest window of ``EXTEND_SCALES`` that is
+    at least ``EXTEND_SUPPORT`` full and spread both ways (``_EXTEND_SPREAD``), else the largest: (c, a,
+    b), each (h, w) float64, c = 0 where none. All from windowed sums (running sums, in float64)."""
+    h = inv.shape[0]
+    wgt = use.double()
+    moments = torch.stack([wgt, wgt * u, wgt * v, wgt * u * u, wgt * u * v, wgt * v * v, wgt * inv, wgt * u * inv, wgt * v * inv])
+    out = torch.zeros((3, *inv.shape), dtype=torch.float64, device=inv.device)
+    todo = wanted.clone()
+    for k, scale in enumerate(EXTEND_SCALES):
+        ry = max(1, round(scale * h))
+        rx = max(1, round(EXTEND_ASPECT * ry))
+        m = box_filter(moments.unsqueeze(0), ry, rx)[0]
+        ys, xs = (todo & (m[0] > EXTEND_SUPPORT)).nonzero(as_tuple=True)
+        # The sums about each pixel's own position.
+        s0, su, sv, suu, suv, svv, sz, suz, svz = m[:, ys, xs]
+        pu, pv = u[ys, xs], v[ys, xs]
+        du, dv = su - pu * s0, sv - pv * s0
+        duu = suu - 2 * pu * su + pu * pu * s0
+        dvv = svv - 2 * pv * sv + pv * pv * s0
+        duv = suv - pu * sv - pv * su + pu * pv * s0
+        # A window is used when its known pixels spread across it both ways (a few rows cannot tell the
+        # slope down the picture); the last one in any case, its slopes kept from running off where
+        # they are unknown by a ridge.
+        full_u, full_v = (rx / h) ** 2 / 3, (ry / h) ** 2 / 3  # the variances of a full window
+        last = k == len(EXTEND_SCALES) - 1
+        ok = (duu / s0 - (du / s0) ** 2 > _EXTEND_SPREAD * full_u) & (dvv / s0 - (dv / s0) ** 2 > _EXTEND_SPREAD * full_v) | last
+        ridge_u, ridge_v = _EXTEND_RIDGE * s0 * full_u, _EXTEND_RIDGE * s0 * full_v
+        rows = [[s0, du, dv], [du, duu + ridge_u, duv], [dv, duv, dvv + ridge_v]]
+        lhs = torch.stack([torch.stack(row, -1) for row in rows], -2)
+        rhs = torch.stack([sz, suz - pu * sz, svz - pv * sz], -1)
+        ys, xs = ys[ok], xs[ok]
+        out[:, ys, xs] = torch.linalg.solve(lhs[ok], rhs[ok].unsqueeze(-1))[..., 0].T
+        todo[ys, xs] = False
+    return out[0], out[1], out[2]
+
+
 def splat_depth(target: CameraModel, points: Sequence[torch.Tensor]) -> torch.Tensor:
     """(H, W) depth z_cam in ``target`` of world ``points`` ((P, 3) each: venue points of the sources),
     nearest first (a z-buffer); inf where no point lands.
@@ -133,8 +224,9 @@ def splat_depth(target: CameraModel, points: Sequence[torch.Tensor]) -> torch.Te
 class VenueDepth:
     """Each camera's venue depth (float32 (H, W) z_cam at its plate's size, inf where unknown), worked
     out on first use and kept: ``estimate(name)`` gives a camera's raw depth, which is then
-    cross-checked against the cameras next to it along the rig (``order``). Thread-safe;
-    ``complete()`` works them all out ahead (the engine does, in its plates thread)."""
+    cross-checked against the cameras next to it along the rig (``order``) and carried over what the
+    check dropped (``extend_surface``, with the scene's ``far`` and whether there is a pitch).
+    Thread-safe; ``complete()`` works them all out ahead (the engine does, in its plates thread)."""
 
     def __init__(
         self,
@@ -142,14 +234,20 @@ class VenueDepth:
         cameras: Callable[[str], CameraModel],
         estimate: Callable[[str], torch.Tensor],
         sizes: dict[str, tuple[int, int]],
+        *,
+        far: float,
+        ground_plane: bool = True,
     ) -> None:
         self.order = list(order)
         self.sizes = dict(sizes)  # name -> (width, height) of the plate it was made from
         self._camera = cameras
         self._estimate = estimate
+        self._far = far
+        self._ground_plane = ground_plane
         self._raw: dict[str, torch.Tensor] = {}
         self._checked: dict[str, torch.Tensor] = {}
-        self._points: dict[str, torch.Tensor] = {}
+        self._extended: dict[str, torch.Tensor] = {}
+        self._points: dict[tuple[str, bool], torch.Tensor] = {}
         self._lock = threading.RLock()
 
     def __contains__(self, name: object) -> bool:
@@ -171,8 +269,8 @@ class VenueDepth:
                 self._raw[name] = self._estimate(name)
             return self._raw[name]
 
-    def depth(self, name: str) -> torch.Tensor:
-        """Camera ``name``'s cross-checked venue depth."""
+    def checked(self, name: str) -> torch.Tensor:
+        """Camera ``name``'s cross-checked venue depth: what a neighbour confirmed (inf elsewhere)."""
         with self._lock, torch.inference_mode():
             if name not in self._checked:
                 k = self.order.index(name)
@@ -181,13 +279,23 @@ class VenueDepth:
                 self._checked[name] = cross_check(self.camera(name), self.raw(name), others) if others else self.raw(name)
             return self._checked[name]
 
-    def points(self, name: str) -> torch.Tensor:
-        """(P, 3) world points of camera ``name``'s venue depth (its known pixels), for ``splat_depth``."""
+    def depth(self, name: str) -> torch.Tensor:
+        """Camera ``name``'s venue depth: the cross-checked one, carried over the rest (``extend_surface``)."""
         with self._lock, torch.inference_mode():
-            if name not in self._points:
+            if name not in self._extended:
+                self._extended[name] = extend_surface(self.camera(name), self.checked(name), self._far, self._ground_plane)
+            return self._extended[name]
+
+    def points(self, name: str, carried: bool = False) -> torch.Tensor:
+        """(P, 3) world points of camera ``name``'s cross-checked venue depth, for ``splat_depth``; with
+        ``carried``, those of what was carried over from it instead (see ``depth``)."""
+        with self._lock, torch.inference_mode():
+            if (name, carried) not in self._points:
+                checked = torch.isfinite(self.checked(name))
                 depth = self.depth(name)
-                self._points[name] = world_points(self.camera(name), depth)[torch.isfinite(depth)]
-            return self._points[name]
+                pick = torch.isfinite(depth) & ~checked if carried else checked
+                self._points[name, carried] = world_points(self.camera(name), depth)[pick]
+            return self._points[name, carried]
 
     def complete(self, cancelled: Callable[[], bool] | None = None) -> VenueDepth | None:
         """Every camera's depth worked out now: self, or None when ``cancelled()`` turned true (it is
@@ -197,10 +305,12 @@ class VenueDepth:
                 if cancelled is not None and cancelled():
                     return None
                 self.points(name)
+                self.points(name, carried=True)
         return self
 
     def known(self) -> float:
-        """The fraction of pixels with a venue depth, over the cameras worked out so far (0 when none)."""
+        """The fraction of pixels whose venue depth a neighbour confirmed, over the cameras worked out so
+        far (0 when none)."""
         with self._lock:
             maps = list(self._checked.values())
         if not maps:
