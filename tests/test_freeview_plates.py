@@ -62,13 +62,33 @@ def test_masks_in_torch_are_the_opencv_masks(grow: int, device: str) -> None:
         f[25, 40] += 90  # a lone speck
         f[2, 2:6] += np.array([19, 20, 21, -21])[:, None]  # at the threshold
         f += rng.integers(-12, 13, f.shape)  # noise under it
+        f[22:30, 20:34] = plate[22:30, 20:34] * 0.6 + rng.integers(-8, 9, (8, 14, 3))  # a shadow, on its edges
         frames[name] = np.clip(f, 0, 255).astype(np.uint8)
     rgb = torch.stack([torch.from_numpy(frames[n]).permute(2, 0, 1).float() / 255 for n in plates]).to(device)
     masks = bg.foregrounds(list(plates), rgb).cpu().numpy()
     for k, name in enumerate(plates):
         expected = bg.foreground(name, frames[name])
         assert expected.sum() > 100
+        shade = BackgroundPlates(plates, threshold=20 / 255, grow=0).foreground(name, frames[name])[23:29, 21:33]
+        assert 0.05 < shade.mean() < 0.6  # most of the shadow is venue; where the colour shifted, not
         assert np.array_equal(masks[k], expected)
+
+
+def test_a_shadow_on_the_venue_is_not_foreground() -> None:
+    """The plate darkened evenly (a player's shade) stays venue; darker than the shade allows, or darkened
+    unevenly (another colour: a dark shirt), is foreground; so is the shade with ``shadows=False``."""
+    plate = np.full((20, 40, 3), (60, 150, 50), np.uint8)  # grass
+    frame = plate.copy()
+    frame[2:8, 2:12] = (plate[2:8, 2:12] * 0.55).round()  # shade
+    frame[2:8, 20:30] = (plate[2:8, 20:30] * 0.2).round()  # too dark for a shadow
+    frame[12:18, 2:12] = (40, 80, 40)  # darker, but not by one factor
+    frame[12:18, 20:30] = (200, 40, 40)  # a red shirt
+    mask = BackgroundPlates({"cam01": plate}, grow=0).foreground("cam01", frame)
+    assert not mask[2:8, 2:12].any()
+    assert mask[2:8, 20:30].all() and mask[12:18, 2:12].all() and mask[12:18, 20:30].all()
+    assert mask.sum() == 3 * 60
+    plain = BackgroundPlates({"cam01": plate}, grow=0, shadows=False).foreground("cam01", frame)
+    assert plain[2:8, 2:12].all() and plain.sum() == 4 * 60
 
 
 def test_plates_refuse_too_few_or_mismatched_frames() -> None:

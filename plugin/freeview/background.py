@@ -25,16 +25,28 @@ MIN_FRAMES = 3
 
 _CROSS = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], np.float32)
 
+#: A player's shadow is venue, not foreground: a pixel darker than its plate by a factor between these in
+#: every channel, and by much the same factor in each (the colour kept: the factors within
+#: ``SHADOW_TINT``), is the plate in shade. Plates no brighter than ``_SHADOW_LIT`` (8-bit) are not judged.
+#: Left in the foreground, shadows widen the players' visual hull across the pitch.
+SHADOW_DARKEST = 0.3
+SHADOW_LIGHTEST = 0.92
+SHADOW_TINT = 0.12
+_SHADOW_LIT = 24
+
 
 class BackgroundPlates:
     """Per-camera clean plates (uint8 RGB) and the foreground of a frame against its camera's plate.
 
     ``threshold``: the colour difference (0..1, the largest of R, G, B) above which a pixel is
     foreground. Lone foreground pixels are dropped (sensor noise) and the mask is grown by ``grow`` pixels (the
-    anti-aliased rim of a player belongs to the player).
+    anti-aliased rim of a player belongs to the player). With ``shadows`` (the default) the shade a player
+    casts on the venue is not foreground (``SHADOW_DARKEST``).
     """
 
-    def __init__(self, plates: Mapping[str, np.ndarray], *, threshold: float = 0.08, grow: int = 1) -> None:
+    def __init__(
+        self, plates: Mapping[str, np.ndarray], *, threshold: float = 0.08, grow: int = 1, shadows: bool = True
+    ) -> None:
         for name, plate in plates.items():
             if plate.ndim != 3 or plate.shape[2] != 3 or plate.dtype != np.uint8:
                 raise RenderError(f"plate of {name}: need (H, W, 3) uint8 RGB, got {plate.shape} {plate.dtype}")
@@ -43,6 +55,7 @@ class BackgroundPlates:
         self.plates = dict(plates)
         self.threshold = float(threshold)
         self.grow = int(grow)
+        self.shadows = bool(shadows)
         self._on_device: dict[tuple[str, int, int, str], torch.Tensor] = {}
         self._lock = threading.Lock()
 
@@ -80,6 +93,8 @@ class BackgroundPlates:
         d = cv2.absdiff(image, plate)
         diff = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2])  # 25x faster than d.max(axis=2)
         mask: np.ndarray = (diff > self.threshold * 255).astype(np.uint8)
+        if self.shadows:
+            mask[_in_shade(image, plate)] = 0
         # Lone pixels (sensor noise, compression) go: a pixel stays when a 4-neighbour is foreground too.
         neighbours = cv2.filter2D(mask, -1, _CROSS, borderType=cv2.BORDER_CONSTANT)
         mask &= (neighbours > 0).astype(np.uint8)
@@ -96,7 +111,14 @@ class BackgroundPlates:
         plates = torch.stack([self._plate_tensor(name, w, h, images.device) for name in names])
         diff = (images[:, :3].float() - plates).abs_().amax(dim=1, keepdim=True)
         # Compared in 8-bit steps (the images were 8-bit): exactly the uint8 |a - b| > 255 t.
-        mask = (diff.mul_(255.0).round_() > self.threshold * 255.0).float()
+        mask = diff.mul_(255.0).round_() > self.threshold * 255.0
+        if self.shadows:
+            # As ``_in_shade``, on the same 8-bit values: the same float32 quotients, bit for bit.
+            ratio = images[:, :3].float().mul(255.0).round_() / plates.mul(255.0).round_().clamp_(min=8.0)
+            hi, lo = ratio.amax(dim=1, keepdim=True), ratio.amin(dim=1, keepdim=True)
+            lit = plates.amax(dim=1, keepdim=True).mul(255.0).round_() > _SHADOW_LIT
+            mask &= ~((lo > SHADOW_DARKEST) & (hi < SHADOW_LIGHTEST) & (hi - lo < SHADOW_TINT) & lit)
+        mask = mask.float()
         # Lone pixels (sensor noise, compression) go: a pixel stays when a 4-neighbour is foreground too.
         cross = torch.from_numpy(_CROSS).to(images.device).view(1, 1, 3, 3)
         mask = mask * (F.conv2d(mask, cross, padding=1) > 0.5)
@@ -113,3 +135,14 @@ class BackgroundPlates:
                 plate = torch.from_numpy(np.ascontiguousarray(self.plate(name, width, height)))
                 self._on_device[key] = plate.to(device).permute(2, 0, 1).float().div_(255.0).contiguous()
             return self._on_device[key]
+
+
+def _in_shade(image: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """(H, W) bool: where ``image`` is ``plate`` in shade (``SHADOW_DARKEST``; both (H, W, 3) uint8)."""
+    ratio = image.astype(np.float32) / np.maximum(plate, 8).astype(np.float32)
+    r, g, b = ratio[..., 0], ratio[..., 1], ratio[..., 2]
+    hi, lo = np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)
+    lit = np.maximum(np.maximum(plate[..., 0], plate[..., 1]), plate[..., 2]) > _SHADOW_LIT
+    darker = (lo > np.float32(SHADOW_DARKEST)) & (hi < np.float32(SHADOW_LIGHTEST))
+    shade: np.ndarray = darker & (hi - lo < np.float32(SHADOW_TINT)) & lit
+    return shade
