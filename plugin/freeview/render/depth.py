@@ -727,14 +727,10 @@ class DepthRenderer(BaseRenderer):
         undistorted = self._pinhole(cams, two, torch.float32)[1]
         return undistorted if isinstance(undistorted, torch.Tensor) else torch.cat(undistorted)
 
-    def venue_where_clear(
-        self, lvl: Level, depth: torch.Tensor, venue: torch.Tensor, silhouettes: torch.Tensor, checked: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def venue_where_clear(self, lvl: Level, depth: torch.Tensor, venue: torch.Tensor, silhouettes: torch.Tensor) -> torch.Tensor:
         """``depth`` with the venue's depth wherever its point is background (not foreground against the
         plate) in every source that has it in frame: the frames show the empty venue there, so nobody
-        stands in front of it. Elsewhere the sweep's depth stays (``place_players`` follows). With
-        ``checked`` (the venue's cross-checked part), the rest of ``venue`` is taken only where fewer
-        than two sources have the point in frame (the sweep cannot measure it)."""
+        stands in front of it. Elsewhere the sweep's depth stays (``place_players`` follows)."""
         known = torch.isfinite(venue)
         fg, in_frame = (m[:, 0] for m in self._masks_at(lvl, silhouettes, torch.where(known, venue, depth).unsqueeze(0)))
         clear = (~in_frame | ~fg).all(dim=0) & in_frame.any(dim=0) & known

@@ -144,11 +144,11 @@ def extend_surface(cam: CameraModel, depth: torch.Tensor, far: float, ground_pla
     inv = torch.where(off, 1.0 / d, 0.0)
     c, a, b = _planes(off[::step, ::step], inv[::step, ::step], u[::step, ::step], v[::step, ::step], wanted)
 
-    def spread(x: torch.Tensor) -> torch.Tensor:  # each fitted pixel's value over its block
+    def block(x: torch.Tensor) -> torch.Tensor:  # each fitted pixel's value over its block
         return x.repeat_interleave(step, 0).repeat_interleave(step, 1)[:h, :w]
 
-    fit = spread(c) + spread(a) * (u - spread(u[::step, ::step])) + spread(b) * (v - spread(v[::step, ::step]))
-    fit = torch.where(spread(c) > 0, fit, torch.zeros_like(fit))
+    fit = block(c) + block(a) * (u - block(u[::step, ::step])) + block(b) * (v - block(v[::step, ::step]))
+    fit = torch.where(block(c) > 0, fit, torch.zeros_like(fit))
     # A plane that runs off beyond 4 x far has no depth worth giving.
     surface = torch.where(fit > 0.25 / far, 1.0 / fit.clamp(min=1e-12), torch.full_like(fit, float("inf")))
     pitch = torch.where(ground <= far, ground, torch.full_like(ground, float("inf")))
