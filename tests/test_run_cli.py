@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 PROFILE = """
 name = "tiny sim"
 [format]
@@ -73,7 +75,12 @@ def test_run_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert serving, "never printed 'serving'"
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"no stop within 60 s of SIGTERM; its threads (dumped after 20 s) and log:\n{err[-8000:]}")
     assert proc.returncode == 0, err[-2000:]
     assert "stopped: PGM1:" in out
     data = json.loads(stats.read_text())

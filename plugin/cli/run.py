@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import signal
@@ -96,6 +97,10 @@ def start_extra_outputs(engine: Any, profile: Any) -> list[Any]:
     return [viewer]
 
 
+#: Seconds a stop may take before ``run`` writes every thread's stack to stderr (it goes on waiting).
+STOP_REPORT_S = 20.0
+
+
 def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], None] | None = None) -> int:
     """Serve until Ctrl-C, SIGTERM or ``--duration``; ``on_serving(engine, stop)`` runs once serving."""
     profile = load(args.profile)
@@ -134,6 +139,8 @@ def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], N
     except KeyboardInterrupt:
         pass
     finally:
+        # A stop that hangs says where: every thread's stack on stderr after STOP_REPORT_S.
+        faulthandler.dump_traceback_later(STOP_REPORT_S, exit=False)
         engine.halt()
         for surface in surfaces:
             surface.stop()
@@ -141,6 +148,7 @@ def run(args: argparse.Namespace, on_serving: Callable[[Any, threading.Event], N
             extra.stop()
         stats = engine.stats()
         engine.stop()
+        faulthandler.cancel_dump_traceback_later()
         signal.signal(signal.SIGTERM, previous)
     if args.stats_json:
         args.stats_json.write_text(json.dumps(stats, indent=2, default=str))
