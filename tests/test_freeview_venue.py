@@ -222,6 +222,22 @@ def test_carrying_the_venue_over_sharpens_the_views_at_the_ends_of_the_rig(venue
     assert scores["surfaces", 3.25] > scores["pitch only", 3.25] - 0.1
 
 
+def test_a_view_held_still_splats_the_venue_once(empty_venue) -> None:  # type: ignore[no-untyped-def]
+    _, rig, plates, _ = empty_venue
+    r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
+    r.venue = r.estimate_venue(BackgroundPlates(plates))
+
+    def view(s: float):  # type: ignore[no-untyped-def]
+        return rig.view_camera(VirtualView(s, rig.default_pivot), W, H)  # a new camera object every time
+
+    first = r.venue_view(view(2.5), 2.5)
+    assert r.venue_view(view(2.5), 2.5) is first
+    assert r.venue_view(view(2.6), 2.6) is not first
+    r.venue = r.estimate_venue(BackgroundPlates(plates))  # new plates' venue depth: splatted again
+    again = r.venue_view(view(2.5), 2.5)
+    assert again is not first and torch.equal(again, first)
+
+
 def test_on_a_cpu_wide_plates_are_worked_on_halved(empty_venue, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Plates wider than ``_VENUE_CPU_WIDTH`` are estimated at half size (a quarter of the work) and the depth
     scaled back up to the plate's size."""

@@ -93,8 +93,10 @@ class BackgroundPlates:
         d = cv2.absdiff(image, plate)
         diff = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2])  # 25x faster than d.max(axis=2)
         mask: np.ndarray = (diff > self.threshold * 255).astype(np.uint8)
-        if self.shadows:
-            mask[_in_shade(image, plate)] = 0
+        if self.shadows:  # judged only where the difference made foreground (a few per cent of the picture)
+            ys, xs = np.nonzero(mask)
+            shade = _in_shade(image[ys, xs], plate[ys, xs])
+            mask[ys[shade], xs[shade]] = 0
         # Lone pixels (sensor noise, compression) go: a pixel stays when a 4-neighbour is foreground too.
         neighbours = cv2.filter2D(mask, -1, _CROSS, borderType=cv2.BORDER_CONSTANT)
         mask &= (neighbours > 0).astype(np.uint8)
@@ -138,7 +140,7 @@ class BackgroundPlates:
 
 
 def _in_shade(image: np.ndarray, plate: np.ndarray) -> np.ndarray:
-    """(H, W) bool: where ``image`` is ``plate`` in shade (``SHADOW_DARKEST``; both (H, W, 3) uint8)."""
+    """(...) bool: where ``image`` is ``plate`` in shade (``SHADOW_DARKEST``; both (..., 3) uint8 RGB)."""
     ratio = image.astype(np.float32) / np.maximum(plate, 8).astype(np.float32)
     r, g, b = ratio[..., 0], ratio[..., 1], ratio[..., 2]
     hi, lo = np.maximum(np.maximum(r, g), b), np.minimum(np.minimum(r, g), b)

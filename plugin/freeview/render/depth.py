@@ -442,9 +442,15 @@ class DepthRenderer(BaseRenderer):
         names = self.names(self.rig.neighbours(s, 2))
         if venue is None or not all(name in venue for name in names):
             return None
-        checked = splat_depth(target, [venue.points(name) for name in names])
-        carried = splat_depth(target, [venue.points(name, carried=True) for name in names])
-        return torch.where(torch.isfinite(checked), checked, carried)
+
+        def splat() -> torch.Tensor:
+            checked = splat_depth(target, [venue.points(name) for name in names])
+            carried = splat_depth(target, [venue.points(name, carried=True) for name in names])
+            return torch.where(torch.isfinite(checked), checked, carried)
+
+        # A view held still (a replay playing from a set view) is splatted once, until the venue depth changes.
+        pose = (target.width, target.height, *(a.tobytes() for a in (target.K, target.R, target.t, target.dist)), *names)
+        return self.memo("venue", pose, [venue], splat)
 
     def _foregrounds(
         self,

@@ -147,8 +147,8 @@ def extend_surface(cam: CameraModel, depth: torch.Tensor, far: float, ground_pla
     def block(x: torch.Tensor) -> torch.Tensor:  # each fitted pixel's value over its block
         return x.repeat_interleave(step, 0).repeat_interleave(step, 1)[:h, :w]
 
+    # Each pixel on its block's plane, at its offset from the fitted pixel (none: c = a = b = 0).
     fit = block(c) + block(a) * (u - block(u[::step, ::step])) + block(b) * (v - block(v[::step, ::step]))
-    fit = torch.where(block(c) > 0, fit, torch.zeros_like(fit))
     # A plane that runs off beyond 4 x far has no depth worth giving.
     surface = torch.where(fit > 0.25 / far, 1.0 / fit.clamp(min=1e-12), torch.full_like(fit, float("inf")))
     pitch = torch.where(ground <= far, ground, torch.full_like(ground, float("inf")))
