@@ -4,7 +4,8 @@
 # installed, the checkout is used in place):
 #   tools/gpu_check.sh [OUT_DIR]        (default: $OUT when set, else gpu-check)
 # 1. the CUDA tests of the renderers and the sim, 2. `fvreplay bench render --device cuda` (1080p and 4K,
-# fused and unfused sweep cost, peak memory, operations per frame), 3. `fvreplay eval --profile demo` on CUDA.
+# fused and unfused sweep cost, peak memory, operations per frame; each row logged as it is measured, the
+# targets' cases first, so a run cut short by its time limit still has them), 3. `fvreplay eval --profile demo` on CUDA.
 # Each step has its own time limit, so one that hangs still leaves the others' results.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,7 @@ timeout "${TESTS_S:-200}" $py -m pytest -q -p no:cacheprovider -m cuda tests/tes
   tail -n 40 | tee "$out/tests.txt"
 echo "== bench render"
 timeout "${BENCH_S:-240}" $py -m plugin.cli bench render --device cuda --seconds 2 --json "$out/bench.json" 2>&1 |
-  tail -n 80 | tee "$out/bench.txt"
+  tail -n 160 | tee "$out/bench.txt"
 echo "== eval"
 timeout "${EVAL_S:-150}" $py -m plugin.cli eval --profile demo --device cuda --json "$out/eval.json" 2>&1 |
   tail -n 20 | tee "$out/eval.txt"

@@ -10,6 +10,7 @@ from 4 cameras and 3840x2160, with peak GPU memory. The pictures come from the s
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from typing import Any
@@ -26,8 +27,17 @@ from plugin.freeview.render.base import BaseRenderer
 from plugin.freeview.rig import Rig
 from plugin.freeview.testscene import TestScene, arc_cameras
 
+log = logging.getLogger("fvreplay.bench.render")
+
 #: The CPU is shared with other work: benchmarks use at most this many threads.
 CPU_THREADS = 2
+
+
+def _put(section: dict[str, Any], device: str, key: str, row: Any) -> None:
+    """``section[key] = row``, logged as soon as it is measured: a run stopped by a time limit (a lent GPU
+    machine's) still leaves the rows it got to."""
+    section[key] = row
+    log.info("%s %s: %s", device, key, row)
 
 
 def _rig_and_images(
@@ -126,41 +136,45 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                 for quality in ("draft", "normal"):
                     for n in (2, 4):
                         r = DepthRenderer(rig, device="cpu", quality=quality, near=5.0, far=90.0, sources=n)
-                        cpu[f"depth_{quality}_640x360_{n}cams"] = _time(r, view, images, (640, 360), seconds)
+                        _put(cpu, "cpu", f"depth_{quality}_640x360_{n}cams", _time(r, view, images, (640, 360), seconds))
                 r = DepthRenderer(rig, device="cpu", quality="normal", near=5.0, far=90.0, sources=4)
-                cpu["venue_depth_640x360"] = _with_venue(r, _plates(640, 360))
-                cpu["depth_normal_plates_640x360_4cams"] = _time(r, view, images, (640, 360), seconds)
-                cpu["depth_normal_plates_640x360_4cams"]["operations"] = _operations(r, view, images, (640, 360))
-                cpu["depth_normal_plates_frozen_640x360_4cams"] = _time(r, view, images, (640, 360), seconds, frozen=True)
+                _put(cpu, "cpu", "venue_depth_640x360", _with_venue(r, _plates(640, 360)))
+                row = _time(r, view, images, (640, 360), seconds)
+                row["operations"] = _operations(r, view, images, (640, 360))
+                _put(cpu, "cpu", "depth_normal_plates_640x360_4cams", row)
+                row = _time(r, view, images, (640, 360), seconds, frozen=True)
+                _put(cpu, "cpu", "depth_normal_plates_frozen_640x360_4cams", row)
                 sw = SwitchRenderer(rig, device="cpu", near=5.0, far=90.0)
-                cpu["switch_640x360"] = _time(sw, view, images, (640, 360), seconds)
+                _put(cpu, "cpu", "switch_640x360", _time(sw, view, images, (640, 360), seconds))
                 results["cpu"] = cpu
             if device in ("cuda", "auto") and torch.cuda.is_available():
                 gpu: dict[str, Any] = {"name": torch.cuda.get_device_name(0), "fused": fused.available(torch.device("cuda"))}
-                for (w, h), quality in (((1920, 1080), "normal"), ((1920, 1080), "draft"), ((3840, 2160), "normal")):
+                results["cuda"] = gpu
+                # The targets' cases first (1080p and 4K at normal quality), then draft.
+                for (w, h), quality in (((1920, 1080), "normal"), ((3840, 2160), "normal"), ((1920, 1080), "draft")):
                     rig, images = _rig_and_images(w, h)
                     view = VirtualView(2.5, rig.default_pivot)
                     torch.cuda.reset_peak_memory_stats()
                     r = DepthRenderer(rig, device="cuda", quality=quality, near=5.0, far=90.0, sources=4)
                     row = _time(r, view, images, (w, h), seconds)
                     row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-                    gpu[f"depth_{quality}_{w}x{h}_4cams"] = row
+                    _put(gpu, "cuda", f"depth_{quality}_{w}x{h}_4cams", row)
                     torch.cuda.reset_peak_memory_stats()
-                    gpu[f"venue_depth_{w}x{h}"] = _with_venue(r, _plates(w, h))
+                    _put(gpu, "cuda", f"venue_depth_{w}x{h}", _with_venue(r, _plates(w, h)))
                     for frozen in (False, True):
                         row = _time(r, view, images, (w, h), seconds, frozen=frozen)
                         row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-                        gpu[f"depth_{quality}_plates{'_frozen' if frozen else ''}_{w}x{h}_4cams"] = row
-                    gpu[f"depth_{quality}_plates_{w}x{h}_4cams"]["operations"] = _operations(r, view, images, (w, h))
+                        if not frozen:
+                            row["operations"] = _operations(r, view, images, (w, h))
+                        _put(gpu, "cuda", f"depth_{quality}_plates{'_frozen' if frozen else ''}_{w}x{h}_4cams", row)
                     if r.fused:  # the same without the fused kernels (plain torch), for comparison
                         r.fused = False
                         row = _time(r, view, images, (w, h), seconds)
                         row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
                         row["operations"] = _operations(r, view, images, (w, h))
-                        gpu[f"depth_{quality}_plates_unfused_{w}x{h}_4cams"] = row
+                        _put(gpu, "cuda", f"depth_{quality}_plates_unfused_{w}x{h}_4cams", row)
                     sw = SwitchRenderer(rig, device="cuda", near=5.0, far=90.0)
-                    gpu[f"switch_{w}x{h}"] = _time(sw, view, images, (w, h), seconds)
-                results["cuda"] = gpu
+                    _put(gpu, "cuda", f"switch_{w}x{h}", _time(sw, view, images, (w, h), seconds))
             elif device == "cuda":
                 results["cuda"] = "no CUDA GPU on this machine"
     finally:
