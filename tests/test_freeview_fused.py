@@ -185,7 +185,11 @@ def test_fused_kernels_equal_the_torch_path_under_the_interpreter() -> None:
 
 
 def test_the_fused_blend_equals_the_torch_mix_under_the_interpreter() -> None:
-    _assert_blend(_interpreted("blend"), 1e-5)
+    # 1e-4 of full scale (a fortieth of an 8-bit level): the torch path itself is not the same from one
+    # process to the next on this CPU. Its colour-agreement weight (the exp of a mean over the channels)
+    # came out 2.6e-5 apart in one process in six on the same inputs, which moved a blended colour 2.5e-5
+    # and failed a fresh clone's run at 1e-5. Each kernel run is otherwise within 2.4e-7 of torch.
+    _assert_blend(_interpreted("blend"), 1e-4)
 
 
 def _assert_render(result: dict[str, Any], close: float, psnr: float) -> None:
