@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from plugin.errors import RenderError
 from plugin.freeview.background import BackgroundPlates
@@ -273,3 +274,21 @@ def test_a_frozen_moment_uploads_its_frames_once(venue, monkeypatch) -> None:  #
     r.background = BackgroundPlates(dict(r.background.plates))  # rebuilt plates: the same frames, new masks
     r.render(VirtualView(2.4, rig.default_pivot), copies, W, H)
     assert (len(uploads), len(masks)) == (2, 3)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+@pytest.mark.parametrize(("radius", "radius_x"), [(2, None), (1, 4), (3, 0)])
+def test_the_box_filter_is_the_zero_padded_window_mean(dtype: torch.dtype, radius: int, radius_x: int | None) -> None:
+    """Running sums (float32 on the CPU, float64 anywhere) and average pooling (the rest) give the same
+    means, square windows and rectangular ones."""
+    from plugin.freeview.render.common import box_filter
+
+    x = torch.rand(2, 3, 9, 13, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    ry, rx = radius, radius if radius_x is None else radius_x
+    padded = F.pad(x, (rx, rx, ry, ry))
+    want = torch.stack(
+        [torch.stack([padded[..., i : i + 2 * ry + 1, j : j + 2 * rx + 1].mean((-2, -1)) for j in range(13)], -1) for i in range(9)], -2
+    )
+    got = box_filter(x.to(dtype), radius, radius_x)
+    assert got.dtype == dtype and got.shape == x.shape
+    assert torch.allclose(got.double(), want, atol=2e-3 if dtype == torch.float16 else 1e-6)

@@ -247,7 +247,7 @@ class VenueDepth:
         self._raw: dict[str, torch.Tensor] = {}
         self._checked: dict[str, torch.Tensor] = {}
         self._extended: dict[str, torch.Tensor] = {}
-        self._points: dict[tuple[str, bool], torch.Tensor] = {}
+        self._points: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # checked, carried
         self._lock = threading.RLock()
 
     def __contains__(self, name: object) -> bool:
@@ -290,12 +290,12 @@ class VenueDepth:
         """(P, 3) world points of camera ``name``'s cross-checked venue depth, for ``splat_depth``; with
         ``carried``, those of what was carried over from it instead (see ``depth``)."""
         with self._lock, torch.inference_mode():
-            if (name, carried) not in self._points:
+            if name not in self._points:  # both parts from one set of world points
                 checked = torch.isfinite(self.checked(name))
                 depth = self.depth(name)
-                pick = torch.isfinite(depth) & ~checked if carried else checked
-                self._points[name, carried] = world_points(self.camera(name), depth)[pick]
-            return self._points[name, carried]
+                points = world_points(self.camera(name), depth)
+                self._points[name] = (points[checked], points[torch.isfinite(depth) & ~checked])
+            return self._points[name][carried]
 
     def complete(self, cancelled: Callable[[], bool] | None = None) -> VenueDepth | None:
         """Every camera's depth worked out now: self, or None when ``cancelled()`` turned true (it is
@@ -305,7 +305,6 @@ class VenueDepth:
                 if cancelled is not None and cancelled():
                     return None
                 self.points(name)
-                self.points(name, carried=True)
         return self
 
     def known(self) -> float:
