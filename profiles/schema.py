@@ -210,7 +210,8 @@ class Renderer(Model):
     device: Literal["cpu", "cuda", "auto"] = "auto"
     """Where to render: auto picks CUDA when a GPU is present."""
     quality: Literal["draft", "normal", "high"] = "normal"
-    """Trades speed for quality (depth planes, resolution of the depth sweep)."""
+    """Trades speed for quality (depth planes, resolution of the depth sweep; "high" also works out the
+    depth of views wider than 960 at full size, the others at half size)."""
     render_ahead: int = Field(default=100, ge=1, le=10000)
     """Frames of a cued move rendered ahead into a bounded queue (for renderers slower than real time)."""
     plates_every_s: float = Field(default=30.0, ge=0.0, le=3600.0)

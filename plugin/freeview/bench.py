@@ -5,7 +5,8 @@ players placed by their silhouettes), with new frames every render (a playing re
 frames (``frozen``: an orbit of one moment, whose uploads and masks the renderer keeps), and how long the
 venue depth takes per camera (made once, ahead, in the engine's plates thread); with a GPU also 1920x1080
 from 4 cameras and 3840x2160, with peak GPU memory. The pictures come from the small analytic test venue
-(the plugin does not import the sim adapter); timing does not depend on what the pictures show.
+(the plugin does not import the sim adapter); timing does not depend on what the pictures show. On a GPU the
+views wider than 960 (``half_depth_above``) are also timed with their depth worked out at full size.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import statistics
 import time
+from dataclasses import replace
 from typing import Any
 
 import cv2
@@ -173,6 +175,14 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                         row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
                         row["operations"] = _operations(r, view, images, (w, h))
                         _put(gpu, "cuda", f"depth_{quality}_plates_unfused_{w}x{h}_4cams", row)
+                        r.fused = True
+                    if r.depth_factor(w) > 1:  # the same with the depth worked out at full size, for comparison
+                        half = r.settings
+                        r.settings = replace(half, half_depth_above=0)
+                        row = _time(r, view, images, (w, h), seconds)
+                        row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+                        _put(gpu, "cuda", f"depth_{quality}_plates_full_size_depth_{w}x{h}_4cams", row)
+                        r.settings = half
                     sw = SwitchRenderer(rig, device="cuda", near=5.0, far=90.0)
                     _put(gpu, "cuda", f"switch_{w}x{h}", _time(sw, view, images, (w, h), seconds))
             elif device == "cuda":
