@@ -292,3 +292,26 @@ def test_the_box_filter_is_the_zero_padded_window_mean(dtype: torch.dtype, radiu
     got = box_filter(x.to(dtype), radius, radius_x)
     assert got.dtype == dtype and got.shape == x.shape
     assert torch.allclose(got.double(), want, atol=2e-3 if dtype == torch.float16 else 1e-6)
+
+
+def test_a_placed_players_depth_is_the_median_of_the_placed_pixels_around_it() -> None:
+    rig = Rig(arc_cameras(5, width=W, height_px=H))
+    r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
+    depth = torch.full((12, 14), 50.0)
+    depth[2:9, 3:8] = 20.0  # a player, 7 x 5 pixels, at 20 m in front of the stands at 50 m
+    depth[5, 5] = 25.0  # one pixel's own choice off
+    depth[3, 4] = 16.0
+    ys, xs = torch.meshgrid(torch.arange(2, 9), torch.arange(3, 8), indexing="ij")
+    ys, xs = ys.reshape(-1), xs.reshape(-1)
+    found = torch.ones_like(ys, dtype=torch.bool)
+    found[(ys == 8) & (xs == 7)] = False  # not placed: keeps its depth, and is no vote
+    depth[8, 7] = 40.0
+    out = r._player_median(depth, ys, xs, found, 2)
+    expect = torch.where(found, torch.full_like(out, 20.0), torch.full_like(out, 40.0))
+    assert torch.allclose(out, expect)  # the odd ones out are voted down; the stands behind never vote
+    # A pixel of a one-pixel-wide line keeps the line's median, not its neighbours' background.
+    line = torch.full((9, 9), 50.0)
+    line[:, 4] = torch.tensor([30.0, 30.0, 31.0, 30.0, 29.0, 30.0, 30.0, 30.0, 30.0])
+    ly, lx = torch.arange(9), torch.full((9,), 4)
+    out = r._player_median(line, ly, lx, torch.ones(9, dtype=torch.bool), 2)
+    assert torch.allclose(out, torch.full((9,), 30.0))

