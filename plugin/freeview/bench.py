@@ -177,12 +177,12 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
                         _put(gpu, "cuda", f"depth_{quality}_plates_unfused_{w}x{h}_4cams", row)
                         r.fused = True
                     if r.depth_factor(w) > 1:  # the same with the depth worked out at full size, for comparison
-                        half = r.settings
-                        r.settings = replace(half, half_depth_above=0)
+                        settings = r.settings
+                        r.settings = replace(settings, half_depth_above=0)
                         row = _time(r, view, images, (w, h), seconds)
                         row["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
                         _put(gpu, "cuda", f"depth_{quality}_plates_full_size_depth_{w}x{h}_4cams", row)
-                        r.settings = half
+                        r.settings = settings
                     sw = SwitchRenderer(rig, device="cuda", near=5.0, far=90.0)
                     _put(gpu, "cuda", f"switch_{w}x{h}", _time(sw, view, images, (w, h), seconds))
             elif device == "cuda":

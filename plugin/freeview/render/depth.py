@@ -127,7 +127,7 @@ _EDGE_PITCH_TOL = 0.003
 _EDGE_SEARCH = (-2.0, -1.0, 0.0, 1.0, 2.0)
 #: Steps of the full-size disparity step searched around a player's first depth.
 _PLAYER_SEARCH = (-2.0, -1.5, -1.0, -0.5, 0.5, 1.0, 1.5, 2.0)
-#: Radius of the window of placed pixels whose median inverse depth a placed pixel takes (0: none).
+#: Radius of the window of placed pixels whose median inverse depth a placed pixel takes (0: its own).
 _PLAYER_MEDIAN = 2
 
 #: Off-pitch pixels matching worse than this fraction of the truncation take their neighbours' depth
@@ -308,12 +308,6 @@ def _area(images: torch.Tensor | list[torch.Tensor], sizes: list[tuple[int, int]
     ]
 
 
-def _area_mask(mask: np.ndarray | torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A foreground mask (H, W) area-averaged down to ``size`` (h, w): each pixel's covered fraction."""
-    m = torch.as_tensor(mask, dtype=torch.float32)
-    return F.interpolate(m[None, None], size=size, mode="area")[0, 0]
-
-
 def _resample(image: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """``image`` (n, C, H, W) bilinearly sampled at ``grid`` (n, h, w, 2); outside reads 0."""
     return F.grid_sample(image, grid.to(image.dtype), mode="bilinear", padding_mode="zeros", align_corners=True)
@@ -436,9 +430,17 @@ class DepthRenderer(BaseRenderer):
             names = self.names(idx)
             # The same frames against the same plates (the engine swaps in new plates whole).
             given = [plates, *(images[n] for n in names)]
-            masks = self.memo("masks", tuple(names), given, lambda: self._foregrounds(plates, names, images, srcs))
-            if base > 1:  # at the size of the depth's sources
-                masks = {n: _area_mask(masks[n], (img.shape[-2], img.shape[-1])) for n, (_, img) in zip(names, levels[-1].srcs)}
+
+            def foregrounds() -> dict[str, np.ndarray | torch.Tensor]:
+                full = self._foregrounds(plates, names, images, srcs)
+                if base == 1:
+                    return full
+                # At the size of the depth's sources: each pixel the fraction of it that is foreground.
+                sizes = [(img.shape[-1], img.shape[-2]) for _, img in levels[-1].srcs]
+                small = _area([torch.as_tensor(full[n], dtype=torch.float32)[None, None] for n in names], sizes)
+                return {n: m[0, 0] for n, m in zip(names, small)}
+
+            masks = self.memo("masks", (tuple(names), base), given, foregrounds)
             silhouettes = self.silhouettes(levels[-1], masks)
             if venue is not None:
                 depth = self.venue_where_clear(levels[-1], depth, venue, silhouettes)
@@ -819,8 +821,7 @@ class DepthRenderer(BaseRenderer):
         refined, _ = self._most_consistent(sub, torch.cat([chosen.unsqueeze(0), around]), torch.cat([found.unsqueeze(0), ok]))
         out = depth.clone()
         out[ys, xs] = torch.where(found[0], refined[0], depth[ys, xs])
-        if _PLAYER_MEDIAN > 0:
-            out[ys, xs] = self._player_median(out, ys, xs, found[0], _PLAYER_MEDIAN)
+        out[ys, xs] = self._player_median(out, ys, xs, found[0], _PLAYER_MEDIAN)
         return out
 
     def _player_median(
