@@ -315,3 +315,32 @@ def test_a_placed_players_depth_is_the_median_of_the_placed_pixels_around_it() -
     ly, lx = torch.arange(9), torch.full((9,), 4)
     out = r._player_median(line, ly, lx, torch.ones(9, dtype=torch.bool), 2)
     assert torch.allclose(out, torch.full((9,), 30.0))
+
+
+def test_a_half_size_depth_comes_back_exact_on_a_plane_and_keeps_its_edges() -> None:
+    """``upsample_depth``: a plane's inverse depth is affine across the picture, so where the pixels around
+    agree it is interpolated (exact at the full-size pixel centres); across a depth edge and next to the
+    sky each pixel takes the nearest half-size pixel's depth, never one in between."""
+    from plugin.freeview.render.depth import upsample_depth
+
+    h, w = 20, 30
+    v, u = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    a, b, c = 1 / 40.0, 2e-5, 5e-5  # a slanted plane (the stands, the pitch): 0.1-0.2 % a pixel
+    plane = (1.0 / (a + b * u + c * v)).float()
+    got = upsample_depth(plane, (2 * h, 2 * w)).double()
+    V, U = torch.meshgrid(torch.arange(2 * h, dtype=torch.float64), torch.arange(2 * w, dtype=torch.float64), indexing="ij")
+    want = 1.0 / (a + b * ((U + 0.5) / 2 - 0.5) + c * ((V + 0.5) / 2 - 0.5))
+    inner = (slice(1, -1), slice(1, -1))  # the outermost half pixel has nothing beyond it to interpolate to
+    assert torch.allclose(got[inner], want[inner], rtol=1e-5)
+    nearest = F.interpolate(plane[None, None], size=(2 * h, 2 * w), mode="nearest")[0, 0].double()
+    assert (nearest[inner] / want[inner] - 1).abs().max() > 2e-4  # what nearest gives: a quarter pixel off
+
+    step = plane.clone()
+    step[:, 15:] = 12.0  # something in front of the plane
+    step[:3] = float("inf")  # and sky above
+    got = upsample_depth(step, (2 * h, 2 * w))
+    assert torch.isinf(got[:6]).all() and torch.isfinite(got[6:]).all()
+    edge = got[8:, 26:34]  # the columns each side of the edge: one side's depth or the other's
+    assert ((edge == 12.0) | (edge > 20.0)).all() and (edge == 12.0).any() and (edge > 20.0).any()
+    assert torch.equal(got[6:8], F.interpolate(step[None, None], size=(2 * h, 2 * w), mode="nearest")[0, 0][6:8])  # by the sky
+    assert torch.allclose(got[12:-1, 4:20].double(), want[12:-1, 4:20], rtol=1e-5)  # the plane away from both

@@ -34,9 +34,10 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
    Pixels no bracketing camera sees take the nearest camera that sees them; pixels no camera sees at
    all continue the nearest camera's frame edge.
 7. Views wider than ``half_depth_above`` (960: 720p, 1080p, 4K) do steps 1-5 at half size, from sources
-   area-averaged to match, and blend at full size from that depth scaled back up: the colours keep the
-   full resolution, and on the demo rig the scores at 720p and 1080p are the same as with the depth at
-   full size (``fvreplay eval``), for a quarter of the depth work.
+   area-averaged to match, and blend at full size from that depth scaled back up (``upsample_depth``:
+   interpolated in inverse depth over smooth surfaces, nearest across edges): the colours keep the full
+   resolution, and on the demo rig the scores at 720p and 1080p are as good as with the depth at full
+   size (``fvreplay eval``), for a quarter of the depth work.
 """
 
 from __future__ import annotations
@@ -151,6 +152,11 @@ _VENUE_CPU_WIDTH = 960
 #: this many bytes (a full-size cost of many sources is big).
 _VENUE_CHUNK = 8
 _VENUE_CHUNK_BYTES = 512 << 20
+
+#: ``upsample_depth``: neighbours within this of each other are one smooth surface, interpolated. Against
+#: nearest, on the demo rig (``fvreplay eval``): +0.05 dB at 1280x720, +0.04 dB at 1920x1080, every view
+#: better; 0.5 % and 5 % gained less.
+_UPSAMPLE_TOL = 0.02
 
 #: Widest level swept in float16 on CUDA: beyond it fp16 grid coordinates are off by more than 1/4 pixel.
 _FP16_MAX_WIDTH = 1024
@@ -296,6 +302,22 @@ def windowed_cost(smp: torch.Tensor, reference: torch.Tensor | None, tau: float)
     cost, support = photo_cost(smp, reference, tau)
     has = (support > 0.5).to(cost.dtype)
     return torch.stack([cost * has, has], dim=1).float()
+
+
+def upsample_depth(depth: torch.Tensor, size: tuple[int, int], tolerance: float = _UPSAMPLE_TOL) -> torch.Tensor:
+    """(H, W) depth scaled up to ``size`` (pixel centres kept): bilinear in inverse depth where the 3 x 3
+    pixels around are within ``tolerance`` of each other (a smooth surface: a plane's inverse depth is
+    affine across the picture, so the pitch, boards and stands come back exact), nearest elsewhere (an
+    edge keeps its sides; the sky stays inf)."""
+    finite = torch.isfinite(depth)
+    inv = torch.where(finite, 1.0 / depth, torch.zeros_like(depth))[None, None]
+    hi = F.max_pool2d(inv, 3, stride=1, padding=1)
+    lo = -F.max_pool2d(-inv, 3, stride=1, padding=1)  # the sky's 0: not smooth next to it
+    smooth = (hi - lo <= tolerance * hi) & (lo > 0)
+    near = F.interpolate(depth[None, None], size=size, mode="nearest")[0, 0]
+    flat = F.interpolate(inv, size=size, mode="bilinear", align_corners=False)[0, 0]
+    take = F.interpolate(smooth.float(), size=size, mode="nearest")[0, 0] > 0.5
+    return torch.where(take, 1.0 / flat.clamp(min=1e-12), near)
 
 
 def _area(images: torch.Tensor | list[torch.Tensor], sizes: list[tuple[int, int]]) -> torch.Tensor | list[torch.Tensor]:
@@ -449,7 +471,7 @@ class DepthRenderer(BaseRenderer):
             trust = self._same_kind(levels[-1], depth, depth != swept, silhouettes)
         if base > 1:
             size = (target.height, target.width)
-            depth = F.interpolate(depth[None, None], size=size, mode="nearest")[0, 0]
+            depth = upsample_depth(depth, size)
             trust = None if trust is None else F.interpolate(trust[None], size=size, mode="nearest")[0]
         rays = levels[-1].rays if base == 1 else None  # the finest level is the target, or smaller
         sampled = self.sample_at(target, srcs, depth, rays=rays)
