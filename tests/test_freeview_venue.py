@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.evaluate import psnr
@@ -299,6 +300,14 @@ def test_a_wide_view_works_out_its_depth_at_half_size(venue, empty_venue, monkey
         widths.clear()
         out = half.render(view, images, W, H)
         assert widths == [W // 2] and out.shape == truth.shape
+        # The half-size masks: a pixel is foreground where any of the 2 x 2 it covers is (a player's rim,
+        # hair, a hand: a thresholded average lost them).
+        (names, base), _, masks = half._memos["masks"]
+        assert base == 2
+        for name in names:
+            whole = torch.as_tensor(half.background.foreground(name, images[name]))[None, None]
+            grown = F.max_pool2d(whole[..., : whole.shape[-2] // 2 * 2, : whole.shape[-1] // 2 * 2], 2)[0, 0]
+            assert torch.equal(torch.as_tensor(masks[name]), grown) and 0 < float(grown.mean()) < 0.5
         p_half, p_full = psnr(out, truth), psnr(full.render(view, images, W, H), truth)
         assert widths == [W // 2, W]
         assert p_half > p_full - 1.0, (s, p_half, p_full)

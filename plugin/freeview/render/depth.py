@@ -457,10 +457,11 @@ class DepthRenderer(BaseRenderer):
                 full = self._foregrounds(plates, names, images, srcs)
                 if base == 1:
                     return full
-                # At the size of the depth's sources: each pixel the fraction of it that is foreground.
+                # At the size of the depth's sources: a pixel is foreground where any of what it covers is.
+                # (Half foreground or more lost the players' rims, hair and hands: 0.06 dB lower at 720p.)
                 sizes = [(img.shape[-1], img.shape[-2]) for _, img in levels[-1].srcs]
                 small = _area([torch.as_tensor(full[n], dtype=torch.float32)[None, None] for n in names], sizes)
-                return {n: m[0, 0] for n, m in zip(names, small)}
+                return {n: (m[0, 0] > 0).float() for n, m in zip(names, small)}
 
             masks = self.memo("masks", (tuple(names), base), given, foregrounds)
             silhouettes = self.silhouettes(levels[-1], masks)
