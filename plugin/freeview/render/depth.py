@@ -90,7 +90,7 @@ class SweepSettings:
     #: (s = 9.5) 0.04 dB at 640x360, and leaves the sweep nothing the venue and the players do not cover.
     venue_bias: float = 0.06
     #: A view wider than this works out its depth at half size (1080p at 960x540, 4K at 1920x1080) and
-    #: blends at full size from it, scaled back up (nearest). 0: always at full size. Measured on the demo
+    #: blends at full size from it, scaled back up (``upsample_depth``). 0: always at full size. Measured on the demo
     #: rig (``fvreplay eval``, CPU): no loss at 1280x720 or 1920x1080; a quarter of 1280 lost 0.5 dB.
     half_depth_above: int = 960
 
@@ -863,7 +863,7 @@ class DepthRenderer(BaseRenderer):
         placed[ys, xs] = found
         inv = torch.where(placed, 1.0 / depth, torch.full_like(depth, float("nan")))
         flat = F.pad(inv[None, None], (r, r, r, r), value=float("nan")).reshape(-1)
-        d = torch.arange(-r, r + 1, device=self.device)
+        d = self._constant(tuple(range(-r, r + 1)), torch.long)  # uploaded once, not every frame
         offsets = (d.view(-1, 1) * (w + 2 * r) + d.view(1, -1)).reshape(-1, 1)
         med = torch.nanmedian(flat[((ys + r) * (w + 2 * r) + xs + r).unsqueeze(0) + offsets], dim=0).values
         return torch.where(found, 1.0 / med, depth[ys, xs])
