@@ -241,7 +241,7 @@ def test_a_view_held_still_splats_the_venue_once(empty_venue) -> None:  # type: 
 
 def test_on_a_cpu_wide_plates_are_worked_on_halved(empty_venue, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Plates wider than ``_VENUE_CPU_WIDTH`` are estimated at half size (a quarter of the work) and the depth
-    scaled back up to the plate's size."""
+    scaled back up to the plate's size (``upsample_depth``: smooth on surfaces, nearest across edges)."""
     import plugin.freeview.render.depth as depth_module
 
     _, rig, plates, depths = empty_venue

@@ -764,8 +764,8 @@ class DepthRenderer(BaseRenderer):
                 nearest = min(float(np.linalg.norm(c.center - small.center)) for c, _ in srcs)
                 depth = sweeper.propagate(levels[-1], depth, 1.0 / (float(small.fx) * max(nearest, 1e-6)))
                 depth = median_inverse_depth(depth)
-                if factor > 1:  # each pixel of the estimate covers its block of the plate
-                    depth = F.interpolate(depth[None, None], size=(cam.height, cam.width), mode="nearest")[0, 0]
+                if factor > 1:
+                    depth = upsample_depth(depth, (cam.height, cam.width))
                 return depth
 
         return VenueDepth(self.rig.names, camera, estimate, sizes, far=self.far, ground_plane=self.ground_plane)
