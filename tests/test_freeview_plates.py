@@ -142,6 +142,58 @@ def test_depth_places_players_on_their_silhouettes(venue) -> None:  # type: igno
     assert psnr(with_plates, truth) > psnr(plain, truth)
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def test_cameras_beyond_the_sources_judge_where_the_players_stand(device: str) -> None:
+    """The cameras next out from the sources (``hull_at``: six in all at normal quality) only judge where a
+    player stands: a point one of them has in frame outside its (grown) silhouette is no player's. Two
+    players 0.8 m apart leave a phantom in the gap for four sources 7.5 degrees apart (every source sees a
+    player there); the judges 15 degrees further out see the pitch and carve it away, and no player's
+    pixel is lost. A judge that sees nobody leaves nothing placed; the engine is asked for the
+    judges' frames only when there are plates."""
+    import cv2
+
+    from plugin.freeview.render.depth import _HULL_GROW
+
+    scene = TestScene(players=2)
+    scene.box_lo = np.array([[-1.0, -0.2, 0.0], [0.4, -0.2, 0.0]])
+    scene.box_hi = np.array([[-0.4, 0.2, 1.8], [1.0, 0.2, 1.8]])
+    empty = TestScene(players=0)
+    rig = Rig(arc_cameras(7, width=W, height_px=H))
+    images = {c.name: scene.render(c)[0] for c in rig}
+    plates = BackgroundPlates({c.name: empty.render(c)[0] for c in rig})
+    r = DepthRenderer(rig, device=device, near=5.0, far=90.0)
+    view = VirtualView(3.5, rig.default_pivot)
+    assert r.hull_at(3.5) == [] and r.sources_for(view) == r.sources_at(3.5)  # no plates: no judges
+    r.background = plates
+    names, judges = r.sources_at(3.5), r.hull_at(3.5)
+    assert len(names) == 4 and sorted(judges) == ["cam01", "cam06"] and r.sources_for(view) == [*names, *judges]
+    target = rig.view_camera(view, W, H)
+    _, true_depth = scene.render(target, supersample=1)
+    players = true_depth < empty.render(target, supersample=1)[1] - 0.05
+    beside = cv2.distanceTransform((~players).astype(np.uint8), cv2.DIST_L2, 3) > 2.5  # not a player's rim (masks are grown)
+    with torch.inference_mode():
+        srcs = r.load(images, names, alpha=True)
+        levels = r.pyramid(target, srcs, None)
+        swept = r.estimate_depth(target, srcs, levels=levels)
+        masks = {n: plates.foreground(n, images[n]) for n in names}
+        seen = {n: plates.foreground(n, images[n], grow=plates.grow + _HULL_GROW) for n in judges}  # as rendering does
+        four = r.place_players(levels[-1], swept, masks).cpu().numpy()
+        six = r.place_players(levels[-1], swept, masks, seen).cpu().numpy()
+        blind = r.place_players(levels[-1], swept, masks, {n: np.zeros_like(m) for n, m in seen.items()})
+    swept_np = swept.cpu().numpy()
+
+    def placed(depth: np.ndarray) -> tuple[int, int]:
+        """Phantom pixels (placed, off the players and their rims, depth 5 % off) and players' pixels within 1 %."""
+        moved = depth != swept_np
+        rel = np.abs(depth / true_depth - 1)
+        return int((moved & beside & (rel > 0.05)).sum()), int((moved & players & (rel < 0.01)).sum())
+
+    (ph4, ok4), (ph6, ok6) = placed(four), placed(six)
+    assert ok4 > 0.95 * players.sum() and ok6 >= ok4
+    assert ph4 >= 15 and ph6 <= ph4 // 5, (ph4, ph6)
+    assert torch.equal(blind, swept)
+
+
 def test_depth_without_a_plate_for_every_source_renders_as_before() -> None:
     scene = TestScene()
     cams = arc_cameras(5, width=W, height_px=H)

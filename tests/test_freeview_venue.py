@@ -302,9 +302,9 @@ def test_a_wide_view_works_out_its_depth_at_half_size(venue, empty_venue, monkey
         assert widths == [W // 2] and out.shape == truth.shape
         # The half-size masks: a pixel is foreground where any of the 2 x 2 it covers is (a player's rim,
         # hair, a hand: a thresholded average lost them).
-        (names, base), _, masks = half._memos["masks"]
-        assert base == 2
-        for name in names:
+        (names, others, base), _, masks = half._memos["masks"]
+        assert base == 2 and len(names) == 4 and others == tuple(half.hull_at(s)) and len(others) == 1  # 5 cameras
+        for name in [*names, *others]:  # the judges beyond the sources too
             whole = torch.as_tensor(half.background.foreground(name, images[name]))[None, None]
             grown = F.max_pool2d(whole[..., : whole.shape[-2] // 2 * 2, : whole.shape[-1] // 2 * 2], 2)[0, 0]
             assert torch.equal(torch.as_tensor(masks[name]), grown) and 0 < float(grown.mean()) < 0.5

@@ -86,8 +86,10 @@ class BackgroundPlates:
             plate = cv2.resize(plate, (width, height), interpolation=cv2.INTER_AREA)
         return plate
 
-    def foreground(self, name: str, image: np.ndarray) -> np.ndarray:
-        """(H, W) float32 mask, 1 where ``image`` (camera ``name``'s (H, W, 3) uint8 RGB) differs from the plate."""
+    def foreground(self, name: str, image: np.ndarray, grow: int | None = None) -> np.ndarray:
+        """(H, W) float32 mask, 1 where ``image`` (camera ``name``'s (H, W, 3) uint8 RGB) differs from the plate;
+        grown by ``grow`` pixels (None: the plates' ``grow``)."""
+        grow = self.grow if grow is None else grow
         h, w = image.shape[:2]
         plate = self.plate(name, w, h)
         d = cv2.absdiff(image, plate)
@@ -100,15 +102,16 @@ class BackgroundPlates:
         # Lone pixels (sensor noise, compression) go: a pixel stays when a 4-neighbour is foreground too.
         neighbours = cv2.filter2D(mask, -1, _CROSS, borderType=cv2.BORDER_CONSTANT)
         mask &= (neighbours > 0).astype(np.uint8)
-        if self.grow > 0:
-            mask = cv2.dilate(mask, np.ones((2 * self.grow + 1, 2 * self.grow + 1), np.uint8))
+        if grow > 0:
+            mask = cv2.dilate(mask, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
         return mask.astype(np.float32)
 
-    def foregrounds(self, names: list[str], images: torch.Tensor) -> torch.Tensor:
+    def foregrounds(self, names: list[str], images: torch.Tensor, grow: int | None = None) -> torch.Tensor:
         """``foreground`` of several cameras at once, in torch where the images are (the renderer's GPU,
         against plates kept there): (n, H, W) float32 masks of ``images`` ((n, 3 or more, H, W) RGB in
         [0, 1], from 8-bit) of cameras ``names``. The same masks as ``foreground``; on a CPU that one
-        (OpenCV) is several times faster."""
+        (OpenCV) is several times faster. ``grow``: as ``foreground``'s."""
+        grow = self.grow if grow is None else grow
         h, w = images.shape[-2:]
         plates = torch.stack([self._plate_tensor(name, w, h, images.device) for name in names])
         diff = (images[:, :3].float() - plates).abs_().amax(dim=1, keepdim=True)
@@ -124,9 +127,8 @@ class BackgroundPlates:
         # Lone pixels (sensor noise, compression) go: a pixel stays when a 4-neighbour is foreground too.
         cross = torch.from_numpy(_CROSS).to(images.device).view(1, 1, 3, 3)
         mask = mask * (F.conv2d(mask, cross, padding=1) > 0.5)
-        if self.grow > 0:
-            k = 2 * self.grow + 1
-            mask = F.max_pool2d(mask, k, stride=1, padding=self.grow)
+        if grow > 0:
+            mask = F.max_pool2d(mask, 2 * grow + 1, stride=1, padding=grow)
         return mask[:, 0]
 
     def _plate_tensor(self, name: str, width: int, height: int, device: torch.device) -> torch.Tensor:
