@@ -838,6 +838,11 @@ class Engine:
         view = VirtualView(s=s, pivot=pivot, zoom=zoom)
         probe = Transport("render", self.camera_names[0], segment=segment)
         images = {camera: self._source_rgb(probe, camera, slot) for camera in renderer.sources_for(view)}
+        for camera in renderer.helpers_for(view):  # where there is a frame of them
+            try:
+                images[camera] = self._source_rgb(probe, camera, slot)
+            except RenderError:
+                continue
         rgb: npt.NDArray[np.uint8] = renderer.render(view, images, self.fmt.width, self.fmt.height)
         return rgb
 

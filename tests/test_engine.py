@@ -217,6 +217,28 @@ def test_gap_repeats_last_frame_and_counts(tmp_path: Path) -> None:
     e.stop()
 
 
+def test_a_renderers_helper_cameras_come_where_there_are_frames_of_them(tmp_path: Path) -> None:
+    """The cameras a renderer can do without (``helpers_for``: the depth renderer's judges of where the
+    players stand) come with the sources where the record has a frame of them; one without frames (not
+    recorded) leaves the render as it is, rather than failing it."""
+    e = make_engine(tmp_path)
+    given: list[list[str]] = []
+
+    class Helped(SlowRenderer):
+        def helpers_for(self, view):  # type: ignore[no-untyped-def]
+            return ["cam03", "cam09"]  # cam09 is no camera of this engine
+
+        def render(self, view, images, width, height):  # type: ignore[no-untyped-def]
+            given.append(list(images))
+            return images["cam02"]
+
+    e.renderer = Helped(0.0)
+    record(e, BASE, BASE + 20)
+    out = e.render_view(BASE + 5, 2.2)
+    assert given == [["cam02", "cam03"]] and out.shape == (H, W, 3)
+    e.stop()
+
+
 def test_views_of_one_moment_get_the_same_source_frames(tmp_path: Path) -> None:
     """An orbit of one slot converts each camera's frame to RGB once: every view gets the very same
     arrays (so the renderer uploads them once); another slot gets new ones."""
@@ -248,6 +270,9 @@ class SlowRenderer:
 
     def sources_for(self, view):  # type: ignore[no-untyped-def]
         return [f"cam{round(view.s):02d}"]
+
+    def helpers_for(self, view):  # type: ignore[no-untyped-def]
+        return []
 
     def render(self, view, images, width, height):  # type: ignore[no-untyped-def]
         self.calls += 1

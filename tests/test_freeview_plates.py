@@ -163,10 +163,10 @@ def test_cameras_beyond_the_sources_judge_where_the_players_stand(device: str) -
     plates = BackgroundPlates({c.name: empty.render(c)[0] for c in rig})
     r = DepthRenderer(rig, device=device, near=5.0, far=90.0)
     view = VirtualView(3.5, rig.default_pivot)
-    assert r.hull_at(3.5) == [] and r.sources_for(view) == r.sources_at(3.5)  # no plates: no judges
+    assert r.hull_at(3.5) == [] and r.helpers_for(view) == []  # no plates: no judges
     r.background = plates
     names, judges = r.sources_at(3.5), r.hull_at(3.5)
-    assert len(names) == 4 and sorted(judges) == ["cam01", "cam06"] and r.sources_for(view) == [*names, *judges]
+    assert len(names) == 4 and sorted(judges) == ["cam01", "cam06"] and r.helpers_for(view) == judges
     target = rig.view_camera(view, W, H)
     _, true_depth = scene.render(target, supersample=1)
     players = true_depth < empty.render(target, supersample=1)[1] - 0.05

@@ -41,6 +41,11 @@ class ViewRenderer(Protocol):
         """Names of the cameras whose images this view needs (cut: 1, switch: 1, depth: 2-4)."""
         ...
 
+    def helpers_for(self, view: VirtualView) -> list[str]:
+        """Names of more cameras whose images improve this view where there are frames of them (depth with
+        clean plates: the next cameras out, which judge where the players stand); a render goes on without."""
+        ...
+
     def render(self, view: VirtualView, images: Mapping[str, np.ndarray], width: int, height: int) -> np.ndarray:
         """``images``: camera name -> (H, W, 3) uint8 RGB; returns (height, width, 3) uint8 RGB."""
         ...

@@ -71,6 +71,10 @@ class BaseRenderer:
         """Names of the cameras needed at view position ``s``."""
         raise NotImplementedError
 
+    def helpers_for(self, view: VirtualView) -> list[str]:
+        """Names of more cameras whose images improve ``view`` where they are given (none here)."""
+        return []
+
     def render(self, view: VirtualView, images: Mapping[str, np.ndarray], width: int, height: int) -> np.ndarray:
         """(height, width, 3) uint8 RGB of ``view`` from ``images`` (camera name -> (H, W, 3) uint8 RGB)."""
         target = self.rig.view_camera(view, width, height)

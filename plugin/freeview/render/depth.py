@@ -463,9 +463,9 @@ class DepthRenderer(BaseRenderer):
     def sources_at(self, s: float) -> list[str]:
         return self.names(self.rig.neighbours(s, self.n_sources))
 
-    def sources_for(self, view: VirtualView) -> list[str]:
-        """The sources, then the cameras beyond them that judge where the players stand (``hull_at``)."""
-        return [*self.sources_at(view.s), *self.hull_at(view.s)]
+    def helpers_for(self, view: VirtualView) -> list[str]:
+        """The cameras beyond the sources that judge where the players stand (``hull_at``)."""
+        return self.hull_at(view.s)
 
     def hull_at(self, s: float) -> list[str]:
         """Names of the cameras beyond the sources at ``s`` whose silhouettes also judge where a player
@@ -490,7 +490,7 @@ class DepthRenderer(BaseRenderer):
         plates = self.background
         if plates is not None and all(name in plates for name in self.names(idx)):
             names = self.names(idx)
-            others = [n for n in self.hull_at(s) if n in images]  # judges only (``sources_for`` asks for them)
+            others = [n for n in self.hull_at(s) if n in images]  # judges only, where given (``helpers_for``)
             # The same frames against the same plates (the engine swaps in new plates whole).
             given = [plates, *(images[n] for n in [*names, *others])]
 
