@@ -66,7 +66,10 @@ def test_masks_in_torch_are_the_opencv_masks(grow: int, device: str) -> None:
         frames[name] = np.clip(f, 0, 255).astype(np.uint8)
     rgb = torch.stack([torch.from_numpy(frames[n]).permute(2, 0, 1).float() / 255 for n in plates]).to(device)
     masks = bg.foregrounds(list(plates), rgb).cpu().numpy()
+    wider = bg.foregrounds(list(plates), rgb, grow=grow + 2).cpu().numpy()  # grown more than the plates' own
     for k, name in enumerate(plates):
+        assert np.array_equal(wider[k], bg.foreground(name, frames[name], grow=grow + 2))
+        assert wider[k].sum() > masks[k].sum()
         expected = bg.foreground(name, frames[name])
         assert expected.sum() > 100
         shade = BackgroundPlates(plates, threshold=20 / 255, grow=0).foreground(name, frames[name])[23:29, 21:33]
