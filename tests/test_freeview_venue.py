@@ -274,6 +274,8 @@ def test_a_wide_view_works_out_its_depth_at_half_size(venue, empty_venue, monkey
     at full size (at 160 x 90; at 640 x 360 and more it loses nothing, see ``fvreplay eval``)."""
     from dataclasses import replace
 
+    from plugin.freeview.render.depth import _HULL_GROW
+
     scene, rig, images = venue
     _, _, plates, _ = empty_venue
     full = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
@@ -304,8 +306,9 @@ def test_a_wide_view_works_out_its_depth_at_half_size(venue, empty_venue, monkey
         # hair, a hand: a thresholded average lost them).
         (names, others, base), _, masks = half._memos["masks"]
         assert base == 2 and len(names) == 4 and others == tuple(half.hull_at(s)) and len(others) == 1  # 5 cameras
-        for name in [*names, *others]:  # the judges beyond the sources too
-            whole = torch.as_tensor(half.background.foreground(name, images[name]))[None, None]
+        for name in [*names, *others]:  # the judges beyond the sources too, grown more (at the depth's size)
+            more = _HULL_GROW * 2 if name in others else 0
+            whole = torch.as_tensor(half.background.foreground(name, images[name], half.background.grow + more))[None, None]
             grown = F.max_pool2d(whole[..., : whole.shape[-2] // 2 * 2, : whole.shape[-1] // 2 * 2], 2)[0, 0]
             assert torch.equal(torch.as_tensor(masks[name]), grown) and 0 < float(grown.mean()) < 0.5
         p_half, p_full = psnr(out, truth), psnr(full.render(view, images, W, H), truth)
