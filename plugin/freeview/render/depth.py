@@ -95,7 +95,7 @@ class SweepSettings:
     #: rig (``fvreplay eval``, CPU): no loss at 1280x720 or 1920x1080; a quarter of 1280 lost 0.5 dB.
     half_depth_above: int = 960
     #: Cameras whose silhouettes judge where a player stands (``place_players``): the sources and the next
-    #: ones out, those with a plate (at most the rig). Four cameras 20 degrees apart leave phantoms in the
+    #: ones out, those with a plate (at most the rig). Four neighbouring cameras leave phantoms in the
     #: visual hull beside the players (points every source sees inside some player's silhouette); a
     #: camera further out sees the pitch there. Demo eval (CPU), 6 against the 4 sources: 640x360 28.83 ->
     #: 28.93 dB, 1280x720 29.81 -> 29.94, every view better (the held-out ones by up to 0.4 dB); the whole
@@ -192,7 +192,8 @@ class Sampled:
 @dataclass
 class Hull:
     """Cameras beyond the sources that judge where a player stands (``DepthRenderer.place_players``):
-    pinhole cameras, their (n, 2, H, W) grown silhouettes and "in frame" (undistorted), and their projection."""
+    pinhole cameras, their (n, 2, H, W) silhouettes (grown ``_HULL_GROW`` more than the sources') and "in
+    frame", undistorted, and their projection."""
 
     cams: list[CameraModel]
     silhouettes: torch.Tensor
