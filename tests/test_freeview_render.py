@@ -256,17 +256,18 @@ def test_the_pitch_beyond_the_depth_range_is_not_a_hypothesis() -> None:
 
 def test_a_frozen_moment_uploads_its_frames_once(venue, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """An orbit of one moment renders every view from the same frames: the renderer uploads them once
-    (and makes their masks once), and new frames, even with the same pixels, are uploaded anew."""
+    (and makes their masks and silhouettes once), and new frames, even with the same pixels, are uploaded anew."""
     _, rig, images = venue
     r = DepthRenderer(rig, device="cpu", quality="draft", near=5.0, far=90.0)
     r.background = BackgroundPlates({c.name: TestScene(players=0).render(c)[0] for c in rig})
-    uploads, masks = [], []
-    upload, foregrounds = r._upload, r._foregrounds
-    monkeypatch.setattr(r, "_upload", lambda *a: uploads.append(1) or upload(*a))
-    monkeypatch.setattr(r, "_foregrounds", lambda *a: masks.append(1) or foregrounds(*a))
+    uploads, masks, undistorted = [], [], []
+    upload, foregrounds, undistort = r._upload, r._foregrounds, r._undistorted_masks
+    monkeypatch.setattr(r, "_upload", lambda *a, **k: uploads.append(1) or upload(*a, **k))
+    monkeypatch.setattr(r, "_foregrounds", lambda *a, **k: masks.append(1) or foregrounds(*a, **k))
+    monkeypatch.setattr(r, "_undistorted_masks", lambda *a: undistorted.append(1) or undistort(*a))
     first = r.render(VirtualView(2.4, rig.default_pivot), images, W, H)
     r.render(VirtualView(2.6, rig.default_pivot), images, W, H)
-    assert (len(uploads), len(masks)) == (1, 1)
+    assert (len(uploads), len(masks), len(undistorted)) == (1, 1, 1)
     copies = {name: img.copy() for name, img in images.items()}
     again = r.render(VirtualView(2.4, rig.default_pivot), copies, W, H)
     assert (len(uploads), len(masks)) == (2, 2)

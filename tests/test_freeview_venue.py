@@ -304,7 +304,7 @@ def test_a_wide_view_works_out_its_depth_at_half_size(venue, empty_venue, monkey
         assert widths == [W // 2] and out.shape == truth.shape
         # The half-size masks: a pixel is foreground where any of the 2 x 2 it covers is (a player's rim,
         # hair, a hand: a thresholded average lost them).
-        (names, others, base), _, masks = half._memos["masks"]
+        (names, others, base), _, (masks, _, _) = half._memos["masks"]
         assert base == 2 and len(names) == 4 and others == tuple(half.hull_at(s)) and len(others) == 1  # 5 cameras
         for name in [*names, *others]:  # the judges beyond the sources too, grown more (at the depth's size)
             more = _HULL_GROW * 2 if name in others else 0

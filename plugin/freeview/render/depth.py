@@ -495,25 +495,26 @@ class DepthRenderer(BaseRenderer):
             # The same frames against the same plates (the engine swaps in new plates whole).
             given = [plates, *(images[n] for n in [*names, *others])]
 
-            def foregrounds() -> dict[str, np.ndarray | torch.Tensor]:
-                full = self._foregrounds(plates, names, images, srcs)
+            def foregrounds() -> tuple[dict[str, np.ndarray | torch.Tensor], torch.Tensor, Hull | None]:
+                """The masks by name, the sources' silhouettes and the judges' (``hull``), made once a moment."""
+                masks = self._foregrounds(plates, names, images, srcs)
                 if others:  # grown more (``_HULL_GROW`` at the depth's size)
-                    full.update(self._foregrounds(plates, others, images, None, grow=plates.grow + _HULL_GROW * base))
-                if base == 1:
-                    return full
-                # At the size of the depth's sources (the pyramid's rounding): a pixel is foreground where
-                # any of what it covers is. (Half foreground or more lost the players' rims, hair and hands:
-                # 0.06 dB lower at 720p.)
-                sizes = [(max(round(m.shape[-1] / base), 1), max(round(m.shape[-2] / base), 1)) for m in full.values()]
-                small = _area([torch.as_tensor(m, dtype=torch.float32)[None, None] for m in full.values()], sizes)
-                return {n: (m[0, 0] > 0).float() for n, m in zip(full, small)}
+                    masks.update(self._foregrounds(plates, others, images, None, grow=plates.grow + _HULL_GROW * base))
+                if base > 1:
+                    # At the size of the depth's sources (the pyramid's rounding): a pixel is foreground where
+                    # any of what it covers is. (Half foreground or more lost the players' rims, hair and
+                    # hands: 0.06 dB lower at 720p.)
+                    sizes = [(max(round(m.shape[-1] / base), 1), max(round(m.shape[-2] / base), 1)) for m in masks.values()]
+                    small = _area([torch.as_tensor(m, dtype=torch.float32)[None, None] for m in masks.values()], sizes)
+                    masks = {n: (m[0, 0] > 0).float() for n, m in zip(masks, small)}
+                hull = self._hull({n: masks[n] for n in others}) if others else None
+                return masks, self.silhouettes(levels[-1], {n: masks[n] for n in names}), hull
 
-            masks = self.memo("masks", (tuple(names), tuple(others), base), given, foregrounds)
-            silhouettes = self.silhouettes(levels[-1], {n: masks[n] for n in names})
+            # A frozen orbit makes them once (the same frames against the same plates).
+            _, silhouettes, hull = self.memo("masks", (tuple(names), tuple(others), base), given, foregrounds)
             if venue is not None:
                 depth = self.venue_where_clear(levels[-1], depth, venue, silhouettes)
             swept = depth
-            hull = self._hull({n: masks[n] for n in others}) if others else None
             depth = self._place(levels[-1], depth, silhouettes, hull)
             trust = self._same_kind(levels[-1], depth, depth != swept, silhouettes)
         if base > 1:
@@ -863,13 +864,13 @@ class DepthRenderer(BaseRenderer):
         pinholes, silhouettes = self._undistorted_masks(masks)
         return Hull(pinholes, silhouettes, self.projection(pinholes))
 
-    def _outside_hull(
-        self, lvl: Level, hull: Hull | None, ys: torch.Tensor, xs: torch.Tensor, hyp: torch.Tensor
-    ) -> torch.Tensor | None:
-        """(K, 1, P) whether a camera of ``hull`` has the point at each depth of ``hyp`` (K, 1, P) of
-        ``lvl``'s pixels (``ys``, ``xs``) in frame outside its silhouette; None without a hull."""
+    def _judged(
+        self, lvl: Level, hull: Hull | None, ys: torch.Tensor, xs: torch.Tensor, hyp: torch.Tensor, allowed: torch.Tensor
+    ) -> torch.Tensor:
+        """``allowed`` ((K, 1, P) bool, for each depth of ``hyp`` (K, 1, P) of ``lvl``'s pixels ``ys``, ``xs``)
+        where no camera of ``hull`` has the point in frame outside its silhouette; as it is without a hull."""
         if hull is None:
-            return None
+            return allowed
         judges = Level(
             lvl.factor,
             lvl.target,
@@ -881,7 +882,7 @@ class DepthRenderer(BaseRenderer):
             None,
         )
         fg, in_frame = self._masks_at(judges, hull.silhouettes, hyp)
-        return (in_frame & ~fg).any(dim=0)
+        return allowed & ~(in_frame & ~fg).any(dim=0)
 
     def venue_where_clear(self, lvl: Level, depth: torch.Tensor, venue: torch.Tensor, silhouettes: torch.Tensor) -> torch.Tensor:
         """``depth`` with the venue's depth wherever its point is background (not foreground against the
@@ -925,9 +926,7 @@ class DepthRenderer(BaseRenderer):
             return depth
         ys, xs, hyp_sub, player = ys[keep], xs[keep], hyp_sub[..., keep], player[..., keep]
         # The judges beyond the sources, on what the sources let stand (a pixel none passes keeps its depth).
-        outside = self._outside_hull(lvl, hull, ys, xs, hyp_sub)
-        if outside is not None:
-            player &= ~outside
+        player = self._judged(lvl, hull, ys, xs, hyp_sub, player)
         # Only those pixels are judged, each on its own (a window, even 3 x 3, scores no better here:
         # the hull test already did the window's work).
         sub = lvl.pixels(ys, xs)
@@ -936,10 +935,7 @@ class DepthRenderer(BaseRenderer):
         step = 1.0 / (float(lvl.target.fx) * _baseline(lvl.target, lvl.srcs))
         around = self._around(chosen, step, _PLAYER_SEARCH)
         inside_around, seen_around = self._silhouettes(sub, silhouettes, around)
-        ok = inside_around & (seen_around >= 2) & found
-        outside = self._outside_hull(lvl, hull, ys, xs, around)
-        if outside is not None:
-            ok &= ~outside
+        ok = self._judged(lvl, hull, ys, xs, around, inside_around & (seen_around >= 2) & found)
         refined, _ = self._most_consistent(sub, torch.cat([chosen.unsqueeze(0), around]), torch.cat([found.unsqueeze(0), ok]))
         out = depth.clone()
         out[ys, xs] = torch.where(found[0], refined[0], depth[ys, xs])
