@@ -23,8 +23,9 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
    well as the sweep's depth (``venue_bias``).
 5. Players, when the renderer has clean plates of the sources (``background``): each pixel tries the
    depths of something upright standing on the pitch below it, and takes the most photo-consistent
-   one whose point lies in the foreground of every source (``place_players``): a player a few pixels
-   wide is lost at the coarse level, and a box window straddling them prefers the pitch behind.
+   one whose point lies in the foreground of every source (``place_players``) and outside no silhouette
+   of the next cameras out (``hull_at``: they carve the hull's phantoms beside the players): a player a
+   few pixels wide is lost at the coarse level, and a box window straddling them prefers the pitch behind.
 6. Blending at full resolution: each source's colour where it sees the pixel's point, weighted by
    closeness along the rig (a tent in s: at integer s exactly the camera's own re-aimed image, whatever
    the depth), times visibility: geometric (a z-buffer of the virtual view's points splatted into each
