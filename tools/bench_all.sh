@@ -8,7 +8,7 @@ out=${1:-bench-results/$(hostname)-$(date +%Y%m%d-%H%M)}
 mkdir -p "$out"
 bin=.venv/bin
 export NDI_CONFIG_DIR=$($bin/python -m io_adapters.ndi.loopback .fvreplay-cache/ndi-loopback)
-for spec in "timing --seconds 60" "engine" "sim" "render" "control" "ndi --seconds 3" "rest"; do
+for spec in "timing --seconds 60" "engine" "sim" "render" "stages" "control" "ndi --seconds 3" "rest"; do
   name=${spec%% *}
   echo "== fvreplay bench $spec"
   $bin/fvreplay bench $spec --json "$out/$name.json"

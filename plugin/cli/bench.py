@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "sim": "io_adapters.sim.bench:bench",
     "engine": "plugin.bench:bench_engine",
     "render": "plugin.freeview.bench:bench",
+    "stages": "plugin.freeview.bench:bench_stages",
     "ndi": "io_adapters.ndi.bench:bench",
     "control": "control.bench:bench",
     "rest": "control.rest.bench:bench",

@@ -20,12 +20,15 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.path import VirtualView
 from plugin.freeview.render import DepthRenderer, SwitchRenderer, fused
 from plugin.freeview.render.base import BaseRenderer
+from plugin.freeview.render.common import STAGE_PREFIX
 from plugin.freeview.rig import Rig
 from plugin.freeview.testscene import TestScene, arc_cameras
 
@@ -190,3 +193,103 @@ def bench(options: dict[str, Any]) -> dict[str, Any]:
     finally:
         torch.set_num_threads(threads)
     return results
+
+
+#: Frames profiled per case by ``bench_stages`` (after one to warm up), by device.
+_PROFILED_FRAMES = {"cpu": 3, "cuda": 10}
+
+
+def bench_stages(options: dict[str, Any]) -> dict[str, Any]:
+    """``fvreplay bench stages``: where a ``depth`` frame's time goes, stage by stage (the ranges the renderer
+    labels with ``stage``: the upload, the pyramid, each level of the sweep, the players, the blend, ...),
+    with clean plates and the venue depth, as in the engine, and new frames every render.
+
+    Per stage and frame: host milliseconds, GPU milliseconds (its kernels' time; CUDA only) and the tensor
+    operations dispatched (each a kernel launch or more on a GPU); a stage's numbers include its parts
+    (``sweep.level4`` is part of ``sweep``). Per frame: the wall time without the profiler (median), the
+    profiled host time, the GPU's busy time, the operations and the waits for the GPU. A frame whose GPU
+    time is well under its wall time is held up by the host (dispatch, waits), not by the GPU.
+
+    options: device ('cpu', 'cuda', 'auto': CPU 640x360, CUDA 1920x1080 and 3840x2160), seconds (of the
+    unprofiled timing), sizes (a list of (width, height) instead), frames (how many are profiled)."""
+    seconds = float(options.get("seconds") or 2.0)
+    device = str(options.get("device") or "auto")
+    kind = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
+    if kind == "cuda" and not torch.cuda.is_available():
+        return {"cuda": "no CUDA GPU on this machine"}
+    sizes = options.get("sizes") or ([(1920, 1080), (3840, 2160)] if kind == "cuda" else [(640, 360)])
+    frames = int(options.get("frames") or _PROFILED_FRAMES[kind])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(min(threads, CPU_THREADS))
+    results: dict[str, Any] = {"device": kind, "cpu_threads": torch.get_num_threads()}
+    try:
+        with torch.inference_mode():
+            for w, h in sizes:
+                rig, images = _rig_and_images(w, h)
+                view = VirtualView(2.5, rig.default_pivot)
+                r = DepthRenderer(rig, device=kind, quality="normal", near=5.0, far=90.0, sources=4)
+                _with_venue(r, _plates(w, h))
+                row: dict[str, Any] = {"wall_ms": _time(r, view, images, (w, h), seconds)["median_ms"]}
+                row.update(_profiled(r, view, images, (w, h), frames))
+                _put(results, kind, f"depth_normal_plates_{w}x{h}_4cams", row)
+    finally:
+        torch.set_num_threads(threads)
+    return results
+
+
+def _profiled(
+    renderer: BaseRenderer, view: VirtualView, images: dict[str, np.ndarray], size: tuple[int, int], frames: int
+) -> dict[str, Any]:
+    """``frames`` renders under torch's profiler, new frames each (as ``_time``), summed by stage (see
+    ``bench_stages``)."""
+    given = [images, {name: img.copy() for name, img in images.items()}]
+    activities = [ProfilerActivity.CPU]
+    if renderer.device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    renderer.render(view, given[1], *size)  # warm-up (the profiler's own first-use costs are outside it too)
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        for k in range(frames):
+            renderer.render(view, given[k % 2], *size)
+        host = time.perf_counter() - t0
+    return {"profiled_ms": round(1000 * host / frames, 2), **_by_stage(prof.events(), frames)}
+
+
+def _by_stage(events: Any, frames: int) -> dict[str, Any]:
+    """The profiler's ``events`` summed by stage and per frame: see ``bench_stages``."""
+    stages: dict[str, dict[str, float]] = {}
+    operations = unlabelled = syncs = 0
+    busy_us = 0.0
+
+    def row(name: str) -> dict[str, float]:
+        return stages.setdefault(name, {"host_ms": 0.0, "gpu_ms": 0.0, "operations": 0})
+
+    for e in sorted(events, key=lambda e: e.time_range.start):
+        if e.device_type != DeviceType.CPU:  # a kernel, a copy or a fill on the GPU
+            busy_us += e.device_time_total
+        elif e.name.startswith(STAGE_PREFIX):
+            r = row(e.name[len(STAGE_PREFIX) :])
+            r["host_ms"] += e.cpu_time_total / 1000
+            r["gpu_ms"] += e.device_time_total / 1000
+        elif "Synchronize" in e.name:
+            syncs += 1
+        elif e.name.startswith("aten::") and not (e.cpu_parent is not None and e.cpu_parent.name.startswith("aten::")):
+            operations += 1  # dispatched by the renderer, not by another operation
+            parent, labelled = e.cpu_parent, False
+            while parent is not None:
+                if parent.name.startswith(STAGE_PREFIX):
+                    row(parent.name[len(STAGE_PREFIX) :])["operations"] += 1
+                    labelled = True
+                parent = parent.cpu_parent
+            unlabelled += not labelled
+    per_frame = {
+        name: {key: round(value / frames, 2 if key != "operations" else 1) for key, value in r.items()}
+        for name, r in stages.items()
+    }
+    return {
+        "gpu_busy_ms": round(busy_us / 1000 / frames, 2),
+        "operations": round(operations / frames, 1),
+        "unlabelled_operations": round(unlabelled / frames, 1),
+        "gpu_waits": round(syncs / frames, 1),
+        "stages": per_frame,
+    }

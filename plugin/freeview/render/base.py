@@ -17,6 +17,7 @@ from plugin.freeview.render.common import (
     check_images,
     image_stack,
     resolve_device,
+    stage,
     to_uint8,
     view_rays,
 )
@@ -80,7 +81,8 @@ class BaseRenderer:
         target = self.rig.view_camera(view, width, height)
         with torch.inference_mode():
             out = self.render_camera(target, view.s, np.asarray(view.pivot, float), images)
-            return to_uint8(out)
+            with stage("to_host"):
+                return to_uint8(out)
 
     def render_camera(self, target: CameraModel, s: float, pivot: np.ndarray, images: Mapping[str, np.ndarray]) -> torch.Tensor:
         """(1, 3, H, W) float image of camera ``target`` standing at view position ``s`` of the rig."""

@@ -6,6 +6,7 @@ Everything here is device-generic: the same code runs on the CPU and on CUDA. Sa
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 from collections.abc import Mapping
@@ -17,6 +18,18 @@ import torch.nn.functional as F
 
 from plugin.errors import RenderError
 from plugin.freeview.camera import CameraModel
+
+#: What the labels of ``stage`` begin with (``fvreplay bench stages`` sums the profiler's ranges by them).
+STAGE_PREFIX = "fvreplay."
+
+
+def stage(name: str) -> contextlib.AbstractContextManager[object]:
+    """A labelled range of a render (``STAGE_PREFIX`` + ``name``) for torch's profiler, which ``fvreplay bench
+    stages`` reads to say where a frame's time goes, on the host and on the GPU. Nothing when no profiler
+    runs (a render labels a dozen stages; a profiler range costs microseconds even then)."""
+    if not torch.autograd._profiler_enabled():
+        return contextlib.nullcontext()
+    return torch.profiler.record_function(STAGE_PREFIX + name)
 
 
 @functools.cache

@@ -65,6 +65,7 @@ from plugin.freeview.render.common import (
     keep_freed_memory,
     sample_many,
     stacked,
+    stage,
     view_rays,
 )
 from plugin.freeview.render.venue import VenueDepth, median_inverse_depth, plate_sizes, splat_depth
@@ -482,12 +483,16 @@ class DepthRenderer(BaseRenderer):
 
     def render_camera(self, target: CameraModel, s: float, pivot: np.ndarray, images: Mapping[str, np.ndarray]) -> torch.Tensor:
         idx = self.rig.neighbours(s, self.n_sources)
-        srcs = self.load(images, self.names(idx), alpha=True)
+        with stage("load"):
+            srcs = self.load(images, self.names(idx), alpha=True)
         base = self.depth_factor(target.width)
         work = target if base == 1 else target.scaled(round(target.width / base), round(target.height / base))
-        levels = self.pyramid(work, srcs, None, base=base)
-        venue = self.venue_view(work, s)
-        depth = self.estimate_depth(work, srcs, levels=levels, venue=venue)
+        with stage("pyramid"):
+            levels = self.pyramid(work, srcs, None, base=base)
+        with stage("venue"):
+            venue = self.venue_view(work, s)
+        with stage("sweep"):
+            depth = self.estimate_depth(work, srcs, levels=levels, venue=venue)
         trust = None
         plates = self.background
         if plates is not None and all(name in plates for name in self.names(idx)):
@@ -512,19 +517,24 @@ class DepthRenderer(BaseRenderer):
                 return masks, self.silhouettes(levels[-1], {n: masks[n] for n in names}), hull
 
             # A frozen orbit makes them once (the same frames against the same plates).
-            _, silhouettes, hull = self.memo("masks", (tuple(names), tuple(others), base), given, foregrounds)
-            if venue is not None:
-                depth = self.venue_where_clear(levels[-1], depth, venue, silhouettes)
-            swept = depth
-            depth = self._place(levels[-1], depth, silhouettes, hull)
-            trust = self._same_kind(levels[-1], depth, depth != swept, silhouettes)
+            with stage("masks"):
+                _, silhouettes, hull = self.memo("masks", (tuple(names), tuple(others), base), given, foregrounds)
+            with stage("players"):
+                if venue is not None:
+                    depth = self.venue_where_clear(levels[-1], depth, venue, silhouettes)
+                swept = depth
+                depth = self._place(levels[-1], depth, silhouettes, hull)
+                trust = self._same_kind(levels[-1], depth, depth != swept, silhouettes)
         if base > 1:
-            size = (target.height, target.width)
-            depth = upsample_depth(depth, size)
-            trust = None if trust is None else F.interpolate(trust[None], size=size, mode="nearest")[0]
+            with stage("upsample"):
+                size = (target.height, target.width)
+                depth = upsample_depth(depth, size)
+                trust = None if trust is None else F.interpolate(trust[None], size=size, mode="nearest")[0]
         rays = levels[-1].rays if base == 1 else None  # the finest level is the target, or smaller
-        sampled = self.sample_at(target, srcs, depth, rays=rays)
-        return self.blend(target, s, idx, srcs, sampled, trust)
+        with stage("sample"):
+            sampled = self.sample_at(target, srcs, depth, rays=rays)
+        with stage("blend"):
+            return self.blend(target, s, idx, srcs, sampled, trust)
 
     def depth_factor(self, width: int) -> int:
         """How many times smaller than a view ``width`` wide its depth is worked out: 1 or 2."""
@@ -675,27 +685,30 @@ class DepthRenderer(BaseRenderer):
         rho = torch.linspace(1.0 / self.far, 1.0 / self.near, count, device=self.device)
         h, w = lvl.ground.shape
         hyp = torch.cat([lvl.ground.unsqueeze(0), (1.0 / rho).view(-1, 1, 1).expand(-1, h, w)])
-        cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
-        best_cost, best = cost.min(dim=0, keepdim=True)
-        depth = torch.gather(hyp, 0, best)[0]
-        best_cost = best_cost[0]
+        with stage(f"sweep.level{lvl.factor}"):
+            cost = self._priors(self._cost(lvl, hyp), hyp, lvl.ground)
+            best_cost, best = cost.min(dim=0, keepdim=True)
+            depth = torch.gather(hyp, 0, best)[0]
+            best_cost = best_cost[0]
         # Finer levels: each pixel tries its nearest coarse pixel's depth +- a few pixels of disparity
         # (a parabola through the costs refines the best), its other coarse neighbours' depths (edges
         # snap to the right side), and the pitch.
         for k, lvl in enumerate(levels[1:]):
             step = 1.0 / (float(lvl.target.fx) * baseline)
             reach = st.search[min(k, len(st.search) - 1)] if lvl.factor >= st.finest else 0
-            if venue is not None and lvl is levels[-1]:
-                # With the venue's depth the full-size level is not swept: the venue's depth brings the
-                # fine detail of the venue, ``place_players`` that of the players (measured on the demo
-                # rig: better than sweeping it, and a third of the time saved). The depth is carried up.
-                depth = F.interpolate(depth[None, None], size=lvl.ground.shape, mode="nearest")[0, 0]
-                best_cost = self._cost(lvl, depth.unsqueeze(0))[0]
-                break
-            depth, best_cost = self._refine(lvl, depth, step, reach)
-        if venue is not None:
-            depth, best_cost = self._prefer_venue(levels[-1], depth, best_cost, venue)
-        return self._fill_unreliable(levels[-1], depth, best_cost)
+            with stage(f"sweep.level{lvl.factor}"):
+                if venue is not None and lvl is levels[-1]:
+                    # With the venue's depth the full-size level is not swept: the venue's depth brings the
+                    # fine detail of the venue, ``place_players`` that of the players (measured on the demo
+                    # rig: better than sweeping it, and a third of the time saved). The depth is carried up.
+                    depth = F.interpolate(depth[None, None], size=lvl.ground.shape, mode="nearest")[0, 0]
+                    best_cost = self._cost(lvl, depth.unsqueeze(0))[0]
+                    break
+                depth, best_cost = self._refine(lvl, depth, step, reach)
+        with stage("sweep.finish"):
+            if venue is not None:
+                depth, best_cost = self._prefer_venue(levels[-1], depth, best_cost, venue)
+            return self._fill_unreliable(levels[-1], depth, best_cost)
 
     def _prefer_venue(
         self, lvl: Level, depth: torch.Tensor, cost: torch.Tensor, venue: torch.Tensor
