@@ -32,9 +32,8 @@ TOP = [name for name in STAGES if "." not in name]
 
 def test_stages_label_nothing_without_a_profiler() -> None:
     assert isinstance(stage("sweep"), contextlib.nullcontext)
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        with stage("sweep"):
-            torch.ones(3).add_(1)
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof, stage("sweep"):
+        torch.ones(3).add_(1)
     names = [e.name for e in prof.events()]
     assert "fvreplay.sweep" in names and "aten::add_" in names
 
