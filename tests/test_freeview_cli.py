@@ -149,6 +149,10 @@ def test_eval_scores_against_the_sim(tmp_path: Path, capsys) -> None:  # type: i
     assert means["depth"]["psnr"] > means["crossfade"]["psnr"] + 3
     assert means["oracle"]["psnr"] > means["depth"]["psnr"]
     assert {r["kind"] for r in data["rows"]} == {"held-out", "virtual"}
+    # The players are scored on their own too: harder than the whole picture, and depth far above switch.
+    assert "players only:" in table
+    assert all(r["psnr_players"] < r["psnr"] for r in data["rows"])
+    assert means["depth"]["psnr_players"] > means["switch"]["psnr_players"] + 6
 
 
 def test_psnr_and_ssim_are_standard() -> None:
@@ -158,6 +162,13 @@ def test_psnr_and_ssim_are_standard() -> None:
     noisy = np.clip(a.astype(int) + 10, 0, 255).astype(np.uint8)
     assert psnr(noisy, a) == pytest.approx(10 * np.log10(255**2 / np.mean((noisy.astype(float) - a) ** 2)))
     assert ssim(255 - a, a) < 0 < ssim(noisy, a) < 1
+    # Over part of the picture: that part's pixels alone; none at all, no number.
+    part = np.zeros((64, 64), bool)
+    part[10:20, 5:50] = True
+    noisy[part] = np.clip(a[part].astype(int) + 40, 0, 255)
+    assert psnr(noisy, a, part) == pytest.approx(psnr(noisy[10:20, 5:50], a[10:20, 5:50]))
+    assert psnr(noisy, a, part) < psnr(noisy, a, ~part)
+    assert np.isnan(psnr(noisy, a, np.zeros((64, 64), bool)))
 
 
 def test_read_of_a_camera_round_trips_through_colmap(tmp_path: Path) -> None:

@@ -209,7 +209,7 @@ def _eval_rig(profile: Any, width: int, height: int) -> Rig:
 
 def run_eval(args: argparse.Namespace) -> int:
     from io_adapters.sim.render import SimRenderer
-    from io_adapters.sim.scene import Scene
+    from io_adapters.sim.scene import ID_PLAYER0, Scene
     from io_adapters.sim.venue import parse_sim_url
     from plugin.freeview.background import BackgroundPlates
     from plugin.freeview.evaluate import Case, score
@@ -273,12 +273,16 @@ def run_eval(args: argparse.Namespace) -> int:
         target = rig.camera(name)
         loo = rig.without(name)
         truth = sim.render(target, args.time)
-        cases.append(Case(name, "held-out", target, loo.locate(target.center), truth.rgb, truth.depth, renderers(loo), pivot))
+        players = {"players": truth.ids >= ID_PLAYER0}  # scored on their own too: what a viewer watches
+        cases.append(
+            Case(name, "held-out", target, loo.locate(target.center), truth.rgb, truth.depth, renderers(loo), pivot, players)
+        )
     full = renderers(rig)
     for s in views:
         target = rig.view_camera(VirtualView(s, pivot), width, height)
         truth = sim.render(target, args.time)
-        cases.append(Case(f"s={s:g}", "virtual", target, s, truth.rgb, truth.depth, full, pivot))
+        players = {"players": truth.ids >= ID_PLAYER0}
+        cases.append(Case(f"s={s:g}", "virtual", target, s, truth.rgb, truth.depth, full, pivot, players))
     report = score(cases, lambda case: images, clock=time.perf_counter)
     print(
         f"# {profile.name}: {n} cameras at {width}x{height}, scene time {args.time} s, depth {near}-{far} m, "
