@@ -24,7 +24,8 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
 5. Players, when the renderer has clean plates of the sources (``background``): each pixel tries the
    depths of something upright standing on the pitch below it, and takes the most photo-consistent
    one whose point lies in the foreground of every source (``place_players``) and outside no silhouette
-   of the next cameras out (``hull_at``: they carve the hull's phantoms beside the players): a player a
+   of the next cameras out (``hull_at``: they carve the hull's phantoms beside the players), near the
+   front of what passes (``_PLAYER_FRONT``: where two players overlap, the one in front): a player a
    few pixels wide is lost at the coarse level, and a box window straddling them prefers the pitch behind.
 6. Blending at full resolution: each source's colour where it sees the pixel's point, weighted by
    closeness along the rig (a tent in s: at integer s exactly the camera's own re-aimed image, whatever
@@ -859,8 +860,9 @@ class DepthRenderer(BaseRenderer):
         name, all at one size) that only judge: a point one of them has in frame outside its silhouette is
         no player's (``hull_at``; the renderer grows their masks by ``_HULL_GROW`` more: they are further
         out, so a depth a little off moves the point further in them).
-        Among those the most photo-consistent one wins, judged per pixel (a box window straddles the
-        player's edge). Pixels with no such depth keep the sweep's.
+        Among those near the front (``_in_front``: where two players overlap, the ray meets the one in
+        front) the most photo-consistent one wins, judged per pixel (a box window straddles the player's
+        edge). Pixels with no such depth keep the sweep's.
         """
         hull = self._hull(others) if others else None
         return self._place(lvl, depth, self.silhouettes(lvl, masks), hull)
