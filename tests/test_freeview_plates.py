@@ -202,8 +202,8 @@ def test_a_player_in_front_of_another_takes_the_front_ones_depth(monkeypatch: py
     takes a depth near the front of the hull (``_PLAYER_FRONT``), not the rear player's. With plain kits
     alike, photo-consistency cannot tell the two apart: without the rule half the front player's pixels
     took the rear one's depth. The front is the nearest depth that also matches about as well as the best
-    (``_FRONT_MARGIN``), so with textured kits the rear player's pixels beside the front one mostly keep
-    theirs (42 of 57 within 1 % without the rule, 37 with it; 29 taking the hull's first depth alone)."""
+    (``_FRONT_RATIO``, ``_FRONT_MARGIN``), so with textured kits the rear player's pixels beside the front
+    one keep theirs (42 of 57 within 1 %, with the rule as without; 29 taking the hull's first depth alone)."""
     import plugin.freeview.render.depth as depth_module
 
     fraction = depth_module._PLAYER_FRONT
@@ -248,7 +248,7 @@ def test_a_player_in_front_of_another_takes_the_front_ones_depth(monkeypatch: py
     front_before, rear_before, _ = placed(1.0, rule=False)
     front, rear, behind = placed(1.0, rule=True)
     assert (front < 0.01).mean() >= (front_before < 0.01).mean() > 0.9 and behind.mean() < 0.02
-    assert (rear < 0.01).mean() > 0.6 and (rear_before < 0.01).mean() > 0.7
+    assert (rear < 0.01).mean() >= (rear_before < 0.01).mean() - 0.05 and (rear_before < 0.01).mean() > 0.7
 
 
 def test_depth_without_a_plate_for_every_source_renders_as_before() -> None:

@@ -270,8 +270,10 @@ def test_making_the_venue_depth_can_be_stopped_between_cameras(empty_venue) -> N
 
 def test_a_wide_view_works_out_its_depth_at_half_size(venue, empty_venue, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """A view wider than ``half_depth_above`` (960: 720p, 1080p, 4K) sweeps, places players and takes the
-    venue at half size and blends at full size from that depth: on this rig within a dB of doing it all
-    at full size (at 160 x 90; at 640 x 360 and more it loses nothing, see ``fvreplay eval``)."""
+    venue at half size and blends at full size from that depth: on this rig within 1.1 dB of doing it all
+    at full size (at 160 x 90, where a player is a few pixels: 0.94 dB at s = 3.25 before a player in front of
+    another was given the front one's depth, 1.03 after; at 640 x 360 and more it loses nothing, see
+    ``fvreplay eval``)."""
     from dataclasses import replace
 
     from plugin.freeview.render.depth import _HULL_GROW
@@ -313,4 +315,4 @@ def test_a_wide_view_works_out_its_depth_at_half_size(venue, empty_venue, monkey
             assert torch.equal(torch.as_tensor(masks[name]), grown) and 0 < float(grown.mean()) < 0.5
         p_half, p_full = psnr(out, truth), psnr(full.render(view, images, W, H), truth)
         assert widths == [W // 2, W]
-        assert p_half > p_full - 1.0, (s, p_half, p_full)
+        assert p_half > p_full - 1.1, (s, p_half, p_full)
