@@ -24,11 +24,12 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from plugin.errors import RenderError
 from plugin.freeview.background import BackgroundPlates
 from plugin.freeview.path import VirtualView
 from plugin.freeview.render import DepthRenderer, SwitchRenderer, fused
 from plugin.freeview.render.base import BaseRenderer
-from plugin.freeview.render.common import STAGE_PREFIX
+from plugin.freeview.render.common import STAGE_PREFIX, resolve_device
 from plugin.freeview.rig import Rig
 from plugin.freeview.testscene import TestScene, arc_cameras
 
@@ -214,8 +215,9 @@ def bench_stages(options: dict[str, Any]) -> dict[str, Any]:
     unprofiled timing), sizes (a list of (width, height) instead), frames (how many are profiled)."""
     seconds = float(options.get("seconds") or 2.0)
     device = str(options.get("device") or "auto")
-    kind = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
-    if kind == "cuda" and not torch.cuda.is_available():
+    try:
+        kind = resolve_device(device).type
+    except RenderError:
         return {"cuda": "no CUDA GPU on this machine"}
     sizes = options.get("sizes") or ([(1920, 1080), (3840, 2160)] if kind == "cuda" else [(640, 360)])
     frames = int(options.get("frames") or _PROFILED_FRAMES[kind])
