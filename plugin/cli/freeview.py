@@ -268,21 +268,20 @@ def run_eval(args: argparse.Namespace) -> int:
         if args.views is not None
         else [v for v in (2.5, 0.45 * n, 0.5 * n + 0.25, 0.75 * n, n - 0.5) if 1 <= v <= n]
     )
+    def case(name: str, kind: str, target: CameraModel, s: float, by_mode: dict[str, BaseRenderer]) -> Case:
+        """A view to score against the sim's truth; its players are scored on their own too (what a viewer watches)."""
+        truth = sim.render(target, args.time)
+        players = {"players": truth.ids >= ID_PLAYER0}
+        return Case(name, kind, target, s, truth.rgb, truth.depth, by_mode, pivot, players)
+
     cases = []
     for name in held:
         target = rig.camera(name)
         loo = rig.without(name)
-        truth = sim.render(target, args.time)
-        players = {"players": truth.ids >= ID_PLAYER0}  # scored on their own too: what a viewer watches
-        cases.append(
-            Case(name, "held-out", target, loo.locate(target.center), truth.rgb, truth.depth, renderers(loo), pivot, players)
-        )
+        cases.append(case(name, "held-out", target, loo.locate(target.center), renderers(loo)))
     full = renderers(rig)
     for s in views:
-        target = rig.view_camera(VirtualView(s, pivot), width, height)
-        truth = sim.render(target, args.time)
-        players = {"players": truth.ids >= ID_PLAYER0}
-        cases.append(Case(f"s={s:g}", "virtual", target, s, truth.rgb, truth.depth, full, pivot, players))
+        cases.append(case(f"s={s:g}", "virtual", rig.view_camera(VirtualView(s, pivot), width, height), s, full))
     report = score(cases, lambda case: images, clock=time.perf_counter)
     print(
         f"# {profile.name}: {n} cameras at {width}x{height}, scene time {args.time} s, depth {near}-{far} m, "
