@@ -207,46 +207,51 @@ def test_a_player_in_front_of_another_takes_the_front_ones_depth(monkeypatch: py
     import plugin.freeview.render.depth as depth_module
 
     fraction = depth_module._PLAYER_FRONT
+    lo = np.array([[-0.3, -0.2, 0.0], [0.0, 2.3, 0.0]])  # the second 2.5 m behind the first, half hidden
+    hi = np.array([[0.3, 0.2, 1.8], [0.6, 2.7, 1.8]])
+    empty, front_only = TestScene(players=0), TestScene(players=1)
+    front_only.box_lo, front_only.box_hi = lo[:1], hi[:1]
+    rig = Rig(arc_cameras(7, width=W, height_px=H))
+    plates = BackgroundPlates({c.name: empty.render(c)[0] for c in rig})
+    r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
+    r.background = plates
+    target = rig.view_camera(VirtualView(3.5, rig.default_pivot), W, H)
+    names, judges = r.sources_at(3.5), r.hull_at(3.5)
+    venue = empty.render(target, supersample=1)[1]
+    front_depth = front_only.render(target, supersample=1)[1]
 
-    def placed(kit_contrast: float, rule: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The placed depth's relative error on the front player's pixels and on the rear one's, and whether
-        each front pixel took a depth as far as the rear player's."""
-        monkeypatch.setattr(depth_module, "_PLAYER_FRONT", fraction if rule else float("inf"))
+    def placed(kit_contrast: float) -> dict[bool, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Without the rule and with it: the placed depth's relative error on the front player's pixels and
+        on the rear one's, and whether each front pixel took a depth as far as the rear player's."""
         scene = TestScene(players=2)
-        scene.box_lo = np.array([[-0.3, -0.2, 0.0], [0.0, 2.3, 0.0]])  # 2.5 m behind, half hidden
-        scene.box_hi = np.array([[0.3, 0.2, 1.8], [0.6, 2.7, 1.8]])
+        scene.box_lo, scene.box_hi = lo, hi
         scene.box_color[:] = scene.box_color[0]
         scene.kit = 0.5 + kit_contrast * (scene.kit - 0.5)
-        front_only, empty = TestScene(players=1), TestScene(players=0)
-        front_only.box_lo, front_only.box_hi = scene.box_lo[:1], scene.box_hi[:1]
-        rig = Rig(arc_cameras(7, width=W, height_px=H))
         images = {c.name: scene.render(c)[0] for c in rig}
-        plates = BackgroundPlates({c.name: empty.render(c)[0] for c in rig})
-        r = DepthRenderer(rig, device="cpu", near=5.0, far=90.0)
-        r.background = plates
-        target = rig.view_camera(VirtualView(3.5, rig.default_pivot), W, H)
         _, true_depth = scene.render(target, supersample=1)
-        venue = empty.render(target, supersample=1)[1]
-        front_depth = front_only.render(target, supersample=1)[1]
         front = (front_depth < venue - 0.05) & (np.abs(front_depth - true_depth) < 1e-3)
         rear = (true_depth < venue - 0.05) & ~front
-        names, judges = r.sources_at(3.5), r.hull_at(3.5)
+        out = {}
         with torch.inference_mode():
             srcs = r.load(images, names, alpha=True)
             levels = r.pyramid(target, srcs, None)
             swept = r.estimate_depth(target, srcs, levels=levels)
             masks = {n: plates.foreground(n, images[n]) for n in names}
             seen = {n: plates.foreground(n, images[n], grow=plates.grow + depth_module._HULL_GROW) for n in judges}
-            got = r.place_players(levels[-1], swept, masks, seen).numpy()
-        rel = np.abs(got / true_depth - 1)
-        return rel[front], rel[rear], got[front] > 1.04 * true_depth[front]
+            for rule in (False, True):
+                monkeypatch.setattr(depth_module, "_PLAYER_FRONT", fraction if rule else float("inf"))
+                got = r.place_players(levels[-1], swept, masks, seen).numpy()
+                rel = np.abs(got / true_depth - 1)
+                out[rule] = (rel[front], rel[rear], got[front] > 1.04 * true_depth[front])
+        return out
 
-    _, _, behind = placed(0.0, rule=False)
-    assert behind.mean() > 0.3  # plain kits: the rear player's depth on the front one
-    front, _, behind = placed(0.0, rule=True)
+    plain = placed(0.0)
+    assert plain[False][2].mean() > 0.3  # the rear player's depth on the front one
+    front, _, behind = plain[True]
     assert behind.mean() < 0.05 and len(front) > 150
-    front_before, rear_before, _ = placed(1.0, rule=False)
-    front, rear, behind = placed(1.0, rule=True)
+    textured = placed(1.0)
+    front_before, rear_before, _ = textured[False]
+    front, rear, behind = textured[True]
     assert (front < 0.01).mean() >= (front_before < 0.01).mean() > 0.9 and behind.mean() < 0.02
     assert (rear < 0.01).mean() >= (rear_before < 0.01).mean() - 0.05 and (rear_before < 0.01).mean() > 0.7
 
