@@ -349,6 +349,16 @@ def windowed_cost(smp: torch.Tensor, reference: torch.Tensor | None, tau: float)
     return torch.stack([cost * has, has], dim=1).float()
 
 
+def _smooth(depth: torch.Tensor, tolerance: float = _UPSAMPLE_TOL) -> torch.Tensor:
+    """(H, W) bool: the 3 x 3 pixels around are within ``tolerance`` of each other in inverse depth (the
+    sky's 0 is never smooth next to it)."""
+    finite = torch.isfinite(depth)
+    inv = torch.where(finite, 1.0 / depth, torch.zeros_like(depth))[None, None]
+    hi = F.max_pool2d(inv, 3, stride=1, padding=1)
+    lo = -F.max_pool2d(-inv, 3, stride=1, padding=1)
+    return ((hi - lo <= tolerance * hi) & (lo > 0))[0, 0]
+
+
 def upsample_depth(depth: torch.Tensor, size: tuple[int, int], tolerance: float = _UPSAMPLE_TOL) -> torch.Tensor:
     """(H, W) depth scaled up to ``size`` (pixel centres kept): bilinear in inverse depth where the 3 x 3
     pixels around are within ``tolerance`` of each other (a smooth surface: a plane's inverse depth is
@@ -356,12 +366,9 @@ def upsample_depth(depth: torch.Tensor, size: tuple[int, int], tolerance: float 
     edge keeps its sides; the sky stays inf)."""
     finite = torch.isfinite(depth)
     inv = torch.where(finite, 1.0 / depth, torch.zeros_like(depth))[None, None]
-    hi = F.max_pool2d(inv, 3, stride=1, padding=1)
-    lo = -F.max_pool2d(-inv, 3, stride=1, padding=1)  # the sky's 0: not smooth next to it
-    smooth = (hi - lo <= tolerance * hi) & (lo > 0)
     near = F.interpolate(depth[None, None], size=size, mode="nearest")[0, 0]
     flat = F.interpolate(inv, size=size, mode="bilinear", align_corners=False)[0, 0]
-    take = F.interpolate(smooth.float(), size=size, mode="nearest")[0, 0] > 0.5
+    take = F.interpolate(_smooth(depth, tolerance)[None, None].float(), size=size, mode="nearest")[0, 0] > 0.5
     return torch.where(take, 1.0 / flat.clamp(min=1e-12), near)
 
 
@@ -516,9 +523,11 @@ class DepthRenderer(BaseRenderer):
             # The same frames against the same plates (the engine swaps in new plates whole).
             given = [plates, *(images[n] for n in [*names, *others])]
 
-            def foregrounds() -> tuple[dict[str, np.ndarray | torch.Tensor], torch.Tensor, Hull | None]:
-                """The masks by name, the sources' silhouettes and the judges' (``hull``), made once a moment."""
+            def foregrounds() -> tuple[dict[str, np.ndarray | torch.Tensor], torch.Tensor, Hull | None, Hull | None]:
+                """The masks by name, the sources' silhouettes, the judges' (``hull``) and, when the depth is
+                worked out smaller than the view, the sources' silhouettes at their own size, made once a moment."""
                 masks = self._foregrounds(plates, names, images, srcs)
+                whole = self._hull({n: masks[n] for n in names}) if base > 1 else None
                 if others:  # grown more (``_HULL_GROW`` at the depth's size)
                     masks.update(self._foregrounds(plates, others, images, None, grow=plates.grow + _HULL_GROW * base))
                 if base > 1:
@@ -529,27 +538,85 @@ class DepthRenderer(BaseRenderer):
                     small = _area([torch.as_tensor(m, dtype=torch.float32)[None, None] for m in masks.values()], sizes)
                     masks = {n: (m[0, 0] > 0).float() for n, m in zip(masks, small)}
                 hull = self._hull({n: masks[n] for n in others}) if others else None
-                return masks, self.silhouettes(levels[-1], {n: masks[n] for n in names}), hull
+                return masks, self.silhouettes(levels[-1], {n: masks[n] for n in names}), hull, whole
 
             # A frozen orbit makes them once (the same frames against the same plates).
             with stage("masks"):
-                _, silhouettes, hull = self.memo("masks", (tuple(names), tuple(others), base), given, foregrounds)
+                _, silhouettes, hull, whole = self.memo("masks", (tuple(names), tuple(others), base), given, foregrounds)
             with stage("players"):
                 if venue is not None:
                     depth = self.venue_where_clear(levels[-1], depth, venue, silhouettes)
                 swept = depth
                 depth = self._place(levels[-1], depth, silhouettes, hull)
-                trust = self._same_kind(levels[-1], depth, depth != swept, silhouettes)
+                player = depth != swept
+                trust = self._same_kind(levels[-1], depth, player, silhouettes)
+        rays = levels[-1].rays if base == 1 else None  # the finest level is the target, or smaller
         if base > 1:
             with stage("upsample"):
                 size = (target.height, target.width)
-                depth = upsample_depth(depth, size)
+                coarse, depth = depth, upsample_depth(depth, size)
                 trust = None if trust is None else F.interpolate(trust[None], size=size, mode="nearest")[0]
-        rays = levels[-1].rays if base == 1 else None  # the finest level is the target, or smaller
+                if trust is not None and whole is not None:
+                    rays = view_rays(target, self.pixels(target.width, target.height, self.device))
+                    depth, trust = self._sharpen(target, rays, coarse, player, depth, trust, whole)
         with stage("sample"):
             sampled = self.sample_at(target, srcs, depth, rays=rays)
         with stage("blend"):
             return self.blend(target, s, idx, srcs, sampled, trust)
+
+    def _sharpen(
+        self,
+        target: CameraModel,
+        rays: torch.Tensor,
+        coarse: torch.Tensor,
+        player: torch.Tensor,
+        depth: torch.Tensor,
+        trust: torch.Tensor,
+        whole: Hull,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The players' edges of a depth worked out smaller than the view, at the view's own size.
+
+        ``coarse`` (h, w) and ``player`` (where it is a player's) are the small depth, ``depth`` and
+        ``trust`` (n, H, W) it scaled up to the view's ``rays``; ``whole``: the sources' silhouettes at
+        their own size. Scaled up, an edge is a staircase of whole small pixels: half a player's rim
+        takes the pitch's depth and half the pitch around takes the player's. Each view pixel where a
+        player's small pixel meets another kind (or another player) chooses among the 3 x 3 small pixels
+        around it: the nearest player's depth whose point is foreground in every source that has it
+        in frame (at least two: the visual hull, at full size), else the nearest small pixel that is
+        no player's. (Their colours were worse at choosing: a rim's colour is half the player's.)
+        """
+        h, w = coarse.shape
+        big_h, big_w = depth.shape
+        edge = F.max_pool2d(player[None, None].float(), 3, stride=1, padding=1)[0, 0] > 0.5
+        edge &= ~_smooth(torch.where(player, coarse, torch.full_like(coarse, float("inf"))))
+        pick = F.interpolate(edge[None, None].float(), size=(big_h, big_w), mode="nearest")[0, 0] > 0.5
+        ys, xs = pick.nonzero(as_tuple=True)
+        if len(ys) == 0:
+            return depth, trust
+        cy, cx = (ys * h) // big_h, (xs * w) // big_w
+        # The 3 x 3 small pixels around, the own first, then the four beside it, then the corners.
+        around = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+        qy = torch.stack([(cy + dy).clamp(0, h - 1) for dy, _ in around])
+        qx = torch.stack([(cx + dx).clamp(0, w - 1) for _, dx in around])
+        cand, is_player = coarse[qy, qx], player[qy, qx]  # (9, P)
+        pixels = Level(1, target, list(zip(whole.cams, whole.silhouettes.split(1))), rays[ys, xs].unsqueeze(0),
+                       torch.full((1, len(ys)), float("inf"), device=self.device), None, whole.proj, None)
+        fg, in_frame = self._masks_at(pixels, whole.silhouettes, cand.unsqueeze(1))  # (n, 9, 1, P)
+        fg, in_frame = fg[:, :, 0], in_frame[:, :, 0]
+        inside = is_player & (~in_frame | fg).all(dim=0) & (in_frame.sum(dim=0) >= 2)
+        inf = torch.full_like(cand, float("inf"))
+        front = torch.where(inside, cand, inf).amin(dim=0)
+        first_other = torch.where(~is_player, torch.arange(9, device=self.device).view(9, 1), 9).amin(dim=0)
+        other = torch.gather(torch.cat([cand, cand[:1]]), 0, first_other.clamp(max=9).unsqueeze(0))[0]
+        chosen = torch.where(inside.any(dim=0), front, other)
+        as_player = inside.any(dim=0) | (first_other == 9)
+        out = depth.clone()
+        out[ys, xs] = chosen
+        # The same kind at full size, where the choice was made: the sources' view of the chosen point.
+        fg_chosen, _ = self._masks_at(pixels, whole.silhouettes, chosen.view(1, 1, -1))
+        trust = trust.clone()
+        trust[:, ys, xs] = (fg_chosen[:, 0, 0] == as_player.unsqueeze(0)).float()
+        return out, trust
 
     def depth_factor(self, width: int) -> int:
         """How many times smaller than a view ``width`` wide its depth is worked out: 1 or 2."""
