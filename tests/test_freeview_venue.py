@@ -317,7 +317,7 @@ def test_a_wide_view_works_out_its_depth_at_half_size(venue, wide, monkeypatch) 
         # hair, a hand: a thresholded average lost them). The sources' own stay, for ``_sharpen``.
         (names, others, base), _, (masks, _, _, own) = half._memos["masks"]
         assert base == 2 and len(names) == 4 and others == tuple(half.hull_at(s)) and len(others) == 1  # 5 cameras
-        assert tuple(own.silhouettes.shape) == (4, 2, H, W)
+        assert tuple(own.silhouettes.shape) == (4, 1, H, W)
         for name in [*names, *others]:  # the judges beyond the sources too, grown more (at the depth's size)
             more = _HULL_GROW * 2 if name in others else 0
             whole = torch.as_tensor(half.background.foreground(name, images[name], half.background.grow + more))[None, None]
@@ -352,3 +352,38 @@ def test_a_wide_views_players_edges_are_placed_at_its_own_size(venue, empty_venu
             plain = half.render(view, images, W, H)
         assert psnr(sharp, truth, rim) > psnr(plain, truth, rim) + 0.3, s
         assert psnr(sharp, truth) > psnr(plain, truth), s
+
+
+def test_the_sources_silhouettes_as_they_are_see_what_the_undistorted_ones_see() -> None:
+    """``_sharpen`` looks the sources' full-size silhouettes up as they are, distortion and all
+    (``_as_seen``), instead of undistorted as the half-size hull test does (a grid kept per set of sources
+    at full size would be 2 GB at 4K over an orbit). On the demo rig's distorted lenses both say the same
+    of random points in a view: foreground or not, in frame or not (the few that differ lie on a mask's or
+    the frame's edge, where the undistorted mask is resampled)."""
+    from plugin.cli.freeview import _eval_rig
+    from plugin.freeview.render.depth import Level
+    from profiles import load_profile
+
+    rig = _eval_rig(load_profile("demo"), 960, 540)
+    r = DepthRenderer(rig, device="cpu", near=12.0, far=60.0)
+    rng = np.random.default_rng(0)
+    masks = {}
+    for cam in rig.cameras[3:7]:
+        mask = np.zeros((540, 960), np.float32)
+        for y, x in zip(rng.integers(0, 540, 40), rng.integers(0, 960, 40)):
+            mask[max(y - 20, 0) : y + 20, max(x - 8, 0) : x + 8] = 1
+        masks[cam.name] = mask
+    seen, undistorted = r._as_seen(masks), r._hull(masks)
+    assert all(cam.has_distortion for cam in seen.cams) and tuple(seen.silhouettes.shape) == (4, 1, 540, 960)
+    target = rig.view_camera(VirtualView(5.3, rig.default_pivot), 960, 540)
+    rays = view_rays(target, r.pixels(960, 540, r.device))
+    ys, xs = (torch.as_tensor(rng.integers(0, n, 20000)) for n in (540, 960))
+    hyp = torch.as_tensor(rng.uniform(12.0, 60.0, (9, 1, 20000)), dtype=torch.float32)
+
+    srcs = list(zip(undistorted.cams, undistorted.silhouettes.split(1)))
+    level = Level(1, target, srcs, rays[ys, xs].unsqueeze(0), torch.full((1, 20000), float("inf")), None, undistorted.proj, None)
+    fg, in_frame = r._seen_at(seen, target, rays[ys, xs].unsqueeze(0), hyp)
+    want_fg, want_in_frame = r._masks_at(level, undistorted.silhouettes, hyp)
+    assert float(fg.float().mean()) > 0.02 and 0.5 < float(in_frame.float().mean()) < 0.95
+    assert float((fg == want_fg).float().mean()) > 0.999
+    assert float((in_frame == want_in_frame).float().mean()) > 0.995

@@ -211,9 +211,10 @@ class Sampled:
 
 @dataclass
 class Hull:
-    """Cameras beyond the sources that judge where a player stands (``DepthRenderer.place_players``):
-    pinhole cameras, their (n, 2, H, W) silhouettes (grown ``_HULL_GROW`` more than the sources') and "in
-    frame", undistorted, and their projection."""
+    """Cameras, their silhouettes and their projection. The cameras beyond the sources that judge where a
+    player stands (``DepthRenderer.place_players``): pinhole cameras, (n, 2, H, W) silhouettes (grown
+    ``_HULL_GROW`` more than the sources') and "in frame", undistorted. Or the sources at full size as they
+    are (``DepthRenderer._as_seen``): (n, 1, H, W) silhouettes, distortion and all."""
 
     cams: list[CameraModel]
     silhouettes: torch.Tensor
@@ -530,7 +531,7 @@ class DepthRenderer(BaseRenderer):
                 """The masks by name, the sources' silhouettes, the judges' (``hull``) and, when the depth is
                 worked out smaller than the view, the sources' silhouettes at their own size, made once a moment."""
                 masks = self._foregrounds(plates, names, images, srcs)
-                whole = self._hull({n: masks[n] for n in names}) if base > 1 else None
+                whole = self._as_seen({n: masks[n] for n in names}) if base > 1 else None
                 if others:  # grown more (``_HULL_GROW`` at the depth's size)
                     masks.update(self._foregrounds(plates, others, images, None, grow=plates.grow + _HULL_GROW * base))
                 if base > 1:
@@ -581,7 +582,7 @@ class DepthRenderer(BaseRenderer):
 
         ``coarse`` (h, w) and ``player`` (where it is a player's) are the small depth, ``depth`` and
         ``trust`` (n, H, W) it scaled up to the view's ``rays``; ``whole``: the sources' silhouettes at
-        their own size. Scaled up, an edge is a staircase of whole small pixels: half a player's rim
+        their own size (``_as_seen``). Scaled up, an edge is a staircase of whole small pixels: half a player's rim
         takes the pitch's depth and half the pitch around takes the player's. Each view pixel where a
         player's small pixel meets another kind (or another player) chooses among the 3 x 3 small pixels
         around it: the nearest player's depth whose point is foreground in every source that has it
@@ -601,10 +602,7 @@ class DepthRenderer(BaseRenderer):
         qy = ((ys * h) // big_h + dy).clamp_(0, h - 1)
         qx = ((xs * w) // big_w + dx).clamp_(0, w - 1)
         cand, is_player = coarse[qy, qx], player[qy, qx]  # (9, P)
-        pixels = Level(1, target, list(zip(whole.cams, whole.silhouettes.split(1))), rays[ys, xs].unsqueeze(0),
-                       torch.full((1, len(ys)), float("inf"), device=self.device), None, whole.proj, None)
-        fg, in_frame = self._masks_at(pixels, whole.silhouettes, cand.unsqueeze(1))  # (n, 9, 1, P)
-        fg, in_frame = fg[:, :, 0], in_frame[:, :, 0]
+        fg, in_frame = (m[:, :, 0] for m in self._seen_at(whole, target, rays[ys, xs].unsqueeze(0), cand.unsqueeze(1)))
         inside = is_player & (~in_frame | fg).all(dim=0) & (in_frame.sum(dim=0) >= 2)
         k = len(_AROUND_Y)
         front = torch.where(inside, cand, torch.full_like(cand, float("inf"))).argmin(dim=0)
@@ -955,6 +953,25 @@ class DepthRenderer(BaseRenderer):
         cams = [self.source_camera(name, m.shape[2], m.shape[1]) for name in names]
         pinholes, undistorted = self._pinhole(cams, two, torch.float32)
         return pinholes, undistorted if isinstance(undistorted, torch.Tensor) else torch.cat(undistorted)
+
+    def _as_seen(self, masks: Mapping[str, np.ndarray | torch.Tensor]) -> Hull:
+        """``masks`` (by camera name, one size) as they are, distortion and all: (n, 1, H, W), with their
+        cameras and projection. (Undistorted at full size, they would keep a grid per set of sources, and
+        an orbit goes through many: 2 GB at 4K.)"""
+        m = torch.stack([torch.as_tensor(mask).to(self.device, torch.float32) for mask in masks.values()]).unsqueeze(1)
+        cams = [self.source_camera(name, m.shape[3], m.shape[2]) for name in masks]
+        return Hull(cams, m, self.projection(cams))
+
+    def _seen_at(
+        self, whole: Hull, target: CameraModel, rays: torch.Tensor, hyp: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """For each depth of ``hyp`` (K, h, w) along ``target``'s ``rays`` (h, w, 3): whether its point is
+        foreground in each of ``whole``'s silhouettes (``_as_seen``) and whether it is in frame, (n, K, h, w)
+        bool each (``_masks_at`` for silhouettes as they are)."""
+        srcs = list(zip(whole.cams, whole.silhouettes.split(1)))
+        lvl = Level(1, target, srcs, rays, torch.full(rays.shape[:2], float("inf"), device=self.device), None, whole.proj, None)
+        smp, _, grid = self._warp(lvl, hyp, whole.silhouettes)
+        return smp[:, 0] > 0.5, (grid.abs() <= 1).all(dim=-1)
 
     def _hull(self, masks: Mapping[str, np.ndarray | torch.Tensor]) -> Hull:
         """The judges of ``place_players`` beyond the sources: ``masks`` (by camera name, one size) undistorted,
