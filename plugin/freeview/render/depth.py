@@ -39,7 +39,10 @@ The pipeline, all batched torch (no Python loop over pixels or planes; the same 
    area-averaged to match, and blend at full size from that depth scaled back up (``upsample_depth``:
    interpolated in inverse depth over smooth surfaces, nearest across edges): the colours keep the full
    resolution, and on the demo rig the scores at 720p and 1080p are as good as with the depth at full
-   size (``fvreplay eval``), for a quarter of the depth work.
+   size (``fvreplay eval``), for a quarter of the depth work. The players' edges are then placed at full
+   size (``_sharpen``): scaled up, an edge is a staircase of whole small pixels, so each pixel there picks
+   among the 3 x 3 small pixels around it by the sources' silhouettes at full size (1080p, the players'
+   pixels: 23.67 -> 25.79 dB).
 """
 
 from __future__ import annotations
