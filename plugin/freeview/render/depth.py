@@ -585,12 +585,13 @@ class DepthRenderer(BaseRenderer):
 
         ``coarse`` (h, w) and ``player`` (where it is a player's) are the small depth, ``depth`` and
         ``trust`` (n, H, W) it scaled up to the view's ``rays``; ``whole``: the sources' silhouettes at
-        their own size (``_as_seen``). Scaled up, an edge is a staircase of whole small pixels: half a player's rim
-        takes the pitch's depth and half the pitch around takes the player's. Each view pixel where a
-        player's small pixel meets another kind (or another player) chooses among the 3 x 3 small pixels
-        around it: the nearest player's depth whose point is foreground in every source that has it
-        in frame (at least two: the visual hull, at full size), else the nearest small pixel that is
-        no player's. (Their colours were worse at choosing: a rim's colour is half the player's.)
+        their own size (``_as_seen``). Scaled up, an edge is a staircase of whole small pixels: half a
+        player's rim takes the pitch's depth and half the pitch around takes the player's. Each view pixel
+        where a player's small pixel meets another kind (or another player) chooses among the 3 x 3 small
+        pixels around it: the front-most player's depth whose point is foreground in every source that has
+        it in frame (at least two: the visual hull, at full size), else the closest small pixel that is no
+        player's (its own, then the four beside it, then the corners). Its trust is then worked out at full
+        size too. (The pixels' colours chose worse: a rim's colour is half the player's.)
         """
         h, w = coarse.shape
         big_h, big_w = depth.shape
