@@ -21,23 +21,19 @@ py=${PYTHON:-python3}
   $py -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__, 'cuda', torch.cuda.is_available())"
 } 2>&1 | tee "$out/machine.txt"
 steps=" ${STEPS:-tests bench stages eval} "
-if [[ $steps == *" tests "* ]]; then
-  echo "== CUDA tests"
-  timeout "${TESTS_S:-180}" $py -m pytest -q -p no:cacheprovider -m cuda tests/test_freeview_*.py tests/test_sim*.py 2>&1 |
-    tail -n 40 | tee "$out/tests.txt"
-fi
-if [[ $steps == *" bench "* ]]; then
-  echo "== bench render"
-  timeout "${BENCH_S:-200}" $py -m plugin.cli bench render --device cuda --seconds 2 --json "$out/bench.json" 2>&1 |
-    tail -n 160 | tee "$out/bench.txt"
-fi
-if [[ $steps == *" stages "* ]]; then
-  echo "== bench stages"
-  timeout "${STAGES_S:-90}" $py -m plugin.cli bench stages --device cuda --seconds 2 --json "$out/stages.json" 2>&1 |
-    tail -n 120 | tee "$out/stages.txt"
-fi
-if [[ $steps == *" eval "* ]]; then
-  echo "== eval"
-  timeout "${EVAL_S:-110}" $py -m plugin.cli eval --profile demo --device cuda --json "$out/eval.json" 2>&1 |
-    tail -n 20 | tee "$out/eval.txt"
-fi
+# step NAME TITLE LIMIT_S LINES COMMAND...: run COMMAND if STEPS names NAME, under its time limit; the last
+# LINES of its output are shown and kept in $out/NAME.txt.
+step() {
+  local name=$1 title=$2 limit=$3 lines=$4
+  shift 4
+  [[ $steps == *" $name "* ]] || return 0
+  echo "== $title"
+  timeout "$limit" "$@" 2>&1 | tail -n "$lines" | tee "$out/$name.txt"
+}
+step tests "CUDA tests" "${TESTS_S:-180}" 40 \
+  $py -m pytest -q -p no:cacheprovider -m cuda tests/test_freeview_*.py tests/test_sim*.py
+step bench "bench render" "${BENCH_S:-200}" 160 \
+  $py -m plugin.cli bench render --device cuda --seconds 2 --json "$out/bench.json"
+step stages "bench stages" "${STAGES_S:-90}" 120 \
+  $py -m plugin.cli bench stages --device cuda --seconds 2 --json "$out/stages.json"
+step eval "eval" "${EVAL_S:-110}" 20 $py -m plugin.cli eval --profile demo --device cuda --json "$out/eval.json"
