@@ -132,8 +132,17 @@ def _compare_render(device: str) -> dict[str, Any]:
 
         return call
 
+    sharpened: list[int] = []  # how many pixels ``_sharpen`` re-chose, each half-size render
+    sharpen = DepthRenderer._sharpen
+
+    def counting_sharpen(self: DepthRenderer, *args: Any) -> Any:
+        out = sharpen(self, *args)
+        sharpened.append(int((out[0] != args[4]).sum()))  # against the depth as scaled up
+        return out
+
     for name in kernels:  # the renderer calls them through the module
         setattr(fused, name, counting(name))
+    DepthRenderer._sharpen = counting_sharpen  # type: ignore[method-assign]
     try:
         rig, images = bench._rig_and_images(w, h)
         view = VirtualView(2.4, rig.default_pivot)
@@ -155,6 +164,7 @@ def _compare_render(device: str) -> dict[str, Any]:
     finally:
         for name, kernel in kernels.items():
             setattr(fused, name, kernel)
+        DepthRenderer._sharpen = sharpen  # type: ignore[method-assign]
     d0, d1 = depths
     both = torch.isfinite(d0) & torch.isfinite(d1)
     close = (~torch.isfinite(d0) & ~torch.isfinite(d1)) | (both & ((d0 - d1).abs() <= 1e-3 * d0.abs()))
@@ -164,6 +174,7 @@ def _compare_render(device: str) -> dict[str, Any]:
         "depth_close": float(close.float().mean()),
         "psnr": 10 * np.log10(255**2 / max(mse, 1e-12)),
         "psnr_halved": 10 * np.log10(255**2 / max(mse_halved, 1e-12)),
+        "sharpened": sharpened,
         "fused_calls": len(calls["pair_cost"]),
         "pixel_lists": sum(1 for shape in calls["pair_cost"] if shape[1] == 1),  # the players' (K, 1, P) hypotheses
         "masks_calls": len(calls["masks_at"]),
@@ -206,6 +217,7 @@ def _assert_render(result: dict[str, Any], close: float, psnr: float) -> None:
     assert result["blend_calls"] == 2, result
     assert result["depth_close"] > close, result
     assert result["psnr"] > psnr and result["psnr_halved"] > psnr, result
+    assert len(result["sharpened"]) == 2 and min(result["sharpened"]) > 50, result  # the edges were re-chosen
 
 
 def test_a_render_with_the_fused_kernels_is_the_render_without() -> None:
