@@ -361,7 +361,6 @@ def test_the_sources_silhouettes_as_they_are_see_what_the_undistorted_ones_see()
     of random points in a view: foreground or not, in frame or not (the few that differ lie on a mask's or
     the frame's edge, where the undistorted mask is resampled)."""
     from plugin.cli.freeview import _eval_rig
-    from plugin.freeview.render.depth import Level
     from profiles import load_profile
 
     rig = _eval_rig(load_profile("demo"), 960, 540)
@@ -379,11 +378,8 @@ def test_the_sources_silhouettes_as_they_are_see_what_the_undistorted_ones_see()
     rays = view_rays(target, r.pixels(960, 540, r.device))
     ys, xs = (torch.as_tensor(rng.integers(0, n, 20000)) for n in (540, 960))
     hyp = torch.as_tensor(rng.uniform(12.0, 60.0, (9, 1, 20000)), dtype=torch.float32)
-
-    srcs = list(zip(undistorted.cams, undistorted.silhouettes.split(1)))
-    level = Level(1, target, srcs, rays[ys, xs].unsqueeze(0), torch.full((1, 20000), float("inf")), None, undistorted.proj, None)
     fg, in_frame = r._seen_at(seen, target, rays[ys, xs].unsqueeze(0), hyp)
-    want_fg, want_in_frame = r._masks_at(level, undistorted.silhouettes, hyp)
+    want_fg, want_in_frame = r._masks_at(undistorted.level(target, rays[ys, xs].unsqueeze(0)), undistorted.silhouettes, hyp)
     assert float(fg.float().mean()) > 0.02 and 0.5 < float(in_frame.float().mean()) < 0.95
     assert float((fg == want_fg).float().mean()) > 0.999
     assert float((in_frame == want_in_frame).float().mean()) > 0.995
